@@ -1,0 +1,5 @@
+import sys
+
+from ewc.cli import main
+
+sys.exit(main())

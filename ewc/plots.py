@@ -1,0 +1,61 @@
+"""Figures drawn from results files: the report's Figures 3-5 (accuracy vs epoch) and task examples (Figs 2, 6)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; notebooks still display the returned figures inline
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+CHANCE = 0.10
+MODE_TITLES = {
+    "none": "No penalty",
+    "ewc-all": "EWC on every previous task",
+    "ewc-previous": "EWC on the previous task only",
+    "ewc-online": "Online EWC (running sum)",
+    "l2": "L2 to the previous task's weights",
+}
+
+
+def plot_accuracy(result: dict, ax=None, title: str | None = None):
+    """Test accuracy (%) of every task vs global epoch, one line per task from the epoch it is learned.
+
+    Returns the matplotlib Axes. The title names the mode and the profile that made the numbers.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    acc = np.array([[np.nan if v is None else 100 * v for v in row] for row in result["accuracy"]])
+    config = result["config"]
+    epochs = np.arange(1, len(acc) + 1)
+    for k in range(acc.shape[1]):
+        ax.plot(epochs, acc[:, k], marker="o", markersize=3, label=f"task {k + 1}")
+    for boundary in range(config["epochs"], len(acc), config["epochs"]):
+        ax.axvline(boundary + 0.5, color="0.85", linewidth=0.8, zorder=0)
+    ax.axhline(100 * CHANCE, color="0.5", linestyle="--", linewidth=1, label="chance")
+    ax.set_xlabel("epoch (global)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(0.5, len(acc) + 0.5)
+    ax.legend(loc="lower left", fontsize="small", ncols=2)
+    mode = MODE_TITLES.get(config["mode"], config["mode"])
+    ax.set_title(title or f"{mode} — profile '{config['profile']}', {config['arch']}, λ={config['lam']:g}")
+    return ax
+
+
+def plot_task_examples(images_by_task: dict[str, np.ndarray], n: int = 6):
+    """A grid: one row per named set of images (uint8 (N, 28, 28)), ``n`` images each (the report's Figs 2 and 6)."""
+    fig, axes = plt.subplots(len(images_by_task), n, figsize=(1.3 * n, 1.4 * len(images_by_task)),
+                             layout="constrained", squeeze=False)
+    for row, (name, images) in zip(axes, images_by_task.items()):
+        for ax, image in zip(row, images[:n]):
+            ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center")
+    return fig
+
+
+def save_figure(fig, path) -> None:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,165 @@
+"""The sequential trainer: learn tasks one after another, recording test accuracy on every seen task after every epoch
+(the report's protocol), and consolidating after each task.
+
+Images stay uint8 in memory (N, 28, 28); each task's permutation is applied once; the train step (forward, loss,
+penalty, backward, Adam) is one XLA-compiled function whose penalty state lives in variables, so it is traced once per
+batch shape for the whole run, never per epoch or task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from ewc import results as res
+from ewc.config import RunConfig
+from ewc.data import Mnist
+from ewc.fisher import fisher_diagonal
+from ewc.model import build_model
+from ewc.penalty import Consolidation
+from ewc.tasks import apply_permutation, make_permutations
+
+EVAL_BATCH = 1000  # large batches: evaluation is forward-only
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task's images (uint8, (N, 28, 28)) and labels (uint8, (N,))."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def make_tasks(config: RunConfig, mnist: Mnist) -> tuple[list[Task], np.ndarray]:
+    """The config's tasks on the first ``train_size``/``test_size`` images; returns (tasks, permutations (T, 784))."""
+    perms = make_permutations(config.permutation, config.tasks, config.seed, config.block_size)
+    x_tr, y_tr = mnist.x_train[: config.train_size], mnist.y_train[: config.train_size]
+    x_te, y_te = mnist.x_test[: config.test_size], mnist.y_test[: config.test_size]
+    tasks = [Task(apply_permutation(x_tr, p), y_tr, apply_permutation(x_te, p), y_te) for p in perms]
+    return tasks, perms
+
+
+def as_model_input(x_uint8) -> tf.Tensor:
+    """uint8 images (B, 28, 28) -> float32 (B, 28, 28, 1) in [0, 1]."""
+    return tf.cast(x_uint8, tf.float32)[..., None] / 255.0
+
+
+class SequentialTrainer:
+    """The model, its optimizer, the consolidation state and the compiled steps for one run."""
+
+    def __init__(self, config: RunConfig):
+        self.config = config
+        keras.utils.set_random_seed(config.seed)
+        self.model = build_model(config.arch, config.mlp_hidden)
+        self.optimizer = keras.optimizers.Adam(learning_rate=config.lr)
+        self.optimizer.build(self.model.trainable_variables)
+        self.consolidation = Consolidation(
+            config.mode, [v.shape for v in self.model.trainable_variables], config.lam, capacity=config.tasks - 1
+        )
+        self.train_step = tf.function(self._train_step, jit_compile=True)
+        self.predict = tf.function(self._predict, jit_compile=True)
+
+    def _train_step(self, x_uint8, y):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            probs = self.model(as_model_input(x_uint8), training=True)
+            ce = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
+            loss = ce + self.consolidation(variables)
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return ce
+
+    def _predict(self, x_uint8):
+        return tf.argmax(self.model(as_model_input(x_uint8), training=False), axis=-1, output_type=tf.int32)
+
+    def train_epoch(self, task: Task, rng: np.random.Generator, progress: tqdm | None = None) -> float:
+        """One pass over ``task``'s training images in a shuffled order; returns the mean batch cross-entropy."""
+        order = rng.permutation(len(task.x_train))
+        x, y = task.x_train[order], task.y_train[order].astype(np.int32)
+        losses = []
+        for start in range(0, len(x), self.config.batch_size):
+            xb, yb = x[start : start + self.config.batch_size], y[start : start + self.config.batch_size]
+            losses.append(self.train_step(xb, yb))
+            if progress is not None:
+                progress.update(len(xb))
+        return float(np.mean([loss.numpy() for loss in losses]))
+
+    def accuracy(self, task: Task) -> float:
+        """Test accuracy (fraction) on ``task``."""
+        correct = 0
+        for start in range(0, len(task.x_test), EVAL_BATCH):
+            pred = self.predict(task.x_test[start : start + EVAL_BATCH]).numpy()
+            correct += int(np.sum(pred == task.y_test[start : start + EVAL_BATCH]))
+        return correct / len(task.x_test)
+
+    def consolidate(self, task: Task, task_index: int) -> float:
+        """Compute the task's Fisher (if the mode needs it) and record the task; returns seconds spent."""
+        t0 = time.perf_counter()
+        params = [v.numpy() for v in self.model.trainable_variables]
+        fisher = None  # l2 needs no Fisher
+        if self.config.mode.startswith("ewc"):
+            rng = np.random.default_rng([self.config.seed, 3, task_index])
+            pick = np.sort(rng.choice(len(task.x_train), self.config.fisher_samples, replace=False))
+            fisher = fisher_diagonal(
+                self.model,
+                as_model_input(task.x_train[pick]),
+                task.y_train[pick],
+                kind=self.config.fisher_kind,
+                seed=self.config.seed,
+            )
+        self.consolidation.consolidate(fisher, params)
+        return time.perf_counter() - t0
+
+
+def run(config: RunConfig, mnist: Mnist, progress: bool = False) -> dict:
+    """Train ``config.tasks`` tasks in sequence and return the results dict (see ``ewc.results``)."""
+    started = time.time()
+    tasks, perms = make_tasks(config, mnist)
+    trainer = SequentialTrainer(config)
+    n_tasks, epochs = config.tasks, config.epochs
+    accuracy: list[list[float | None]] = []
+    losses, train_s, eval_s, fisher_s = [], [], [], []
+    bar = tqdm(
+        total=n_tasks * epochs * config.train_size, unit="img", disable=not progress, leave=False, desc=f"{config.mode}"
+    )
+    for k, task in enumerate(tasks):
+        task_train = task_eval = 0.0
+        for e in range(epochs):
+            bar.set_description(f"{config.mode} task {k + 1}/{n_tasks} epoch {e + 1}/{epochs}")
+            t0 = time.perf_counter()
+            losses.append(trainer.train_epoch(task, np.random.default_rng([config.seed, 2, k, e]), bar))
+            t1 = time.perf_counter()
+            accuracy.append([trainer.accuracy(tasks[j]) if j <= k else None for j in range(n_tasks)])
+            task_train += t1 - t0
+            task_eval += time.perf_counter() - t1
+        train_s.append(task_train)
+        eval_s.append(task_eval)
+        if k < n_tasks - 1 and config.mode != "none":  # the last task's Fisher would never be used
+            fisher_s.append(trainer.consolidate(task, k))
+    bar.close()
+    r = res.task_matrix(accuracy, epochs)
+    return {
+        "format": res.FORMAT,
+        "complete": True,
+        "config": config.to_dict(),
+        "versions": res.library_versions(),
+        "permutations_sha256": _sha256(perms),
+        "accuracy": accuracy,
+        "train_loss": losses,
+        "task_matrix": r,
+        "metrics": res.metrics(r),
+        "timings": {"train_s": train_s, "eval_s": eval_s, "fisher_s": fisher_s, "total_s": time.time() - started},
+        "parameters": int(sum(np.prod(v.shape) for v in trainer.model.trainable_variables)),
+    }
+
+
+def _sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
