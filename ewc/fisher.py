@@ -9,7 +9,7 @@ computed from **per-example** gradients (never the square of a batch-mean gradie
 
 * ``empirical`` -- l = -log p(y_j | x_j) with the true label y_j (the report's choice);
 * ``expected``  -- the exact Fisher: sum_c p(c | x_j) (d log p(c | x_j) / d theta_i)^2;
-* ``sampled``   -- l = -log p(c_j | x_j) with c_j drawn from p(. | x_j).
+* ``sampled``   -- l = -log p(c_j | x_j) with c_j drawn from p(. | x_j) (``sample_labels``), then as ``empirical``.
 
 Fast path: one forward and one backward pass per batch (``expected``: one backward per class). For a Dense layer
 z = a W + b, the per-example kernel gradient is the outer product a_j delta_j^T, so the batch sum of its squares is
@@ -48,16 +48,29 @@ def fisher_diagonal(
     n = int(x.shape[0])
     if n == 0:
         raise ConfigError("the Fisher needs at least one example")
+    if kind == "sampled":
+        y, kind = tf.constant(sample_labels(model, x, seed, batch_size), tf.int32), "empirical"
     per_model = _compiled.setdefault(model, {})
     if kind not in per_model:  # build once per model and kind, so repeated calls reuse the traced graph
         per_model[kind] = _fast_batch_fn(model, kind) if supports_fast_path(model) else _loop_batch_fn(model, kind)
     batch_sums = per_model[kind]
     totals = [np.zeros(v.shape, np.float64) for v in model.trainable_variables]
-    for b, start in enumerate(range(0, n, batch_size)):
-        sums = batch_sums(x[start : start + batch_size], y[start : start + batch_size], tf.constant([seed, b]))
+    for start in range(0, n, batch_size):
+        sums = batch_sums(x[start : start + batch_size], y[start : start + batch_size])
         for t, s in zip(totals, sums):
             t += s.numpy()
     return [(t / n).astype(np.float32) for t in totals]
+
+
+def sample_labels(model: keras.Model, x, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """One label per example drawn from the model's p(. | x) (dropout off) with ``numpy.random.default_rng(seed)``.
+
+    Returns int32 (N,). Inverse-CDF sampling: label = first c with cumsum(p)_c > u, u ~ U[0, 1).
+    """
+    probs = np.concatenate([model(x[i:i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)])
+    cdf = np.cumsum(probs.astype(np.float64), axis=1)
+    u = np.random.default_rng(seed).random((len(x), 1)) * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(axis=1), probs.shape[1] - 1).astype(np.int32)
 
 
 def supports_fast_path(model: keras.Model) -> bool:
@@ -140,15 +153,13 @@ def _fast_batch_fn(model: keras.Model, kind: str):
     variables = model.trainable_variables
 
     @tf.function(reduce_retracing=True)
-    def batch_sums(x, y, seed):
+    def batch_sums(x, y):
         with tf.GradientTape(persistent=kind == "expected") as tape:
             records, logits = _forward(model, x)
             logp = tf.nn.log_softmax(logits)
             if kind == "expected":
                 per_class = [tf.reduce_sum(logp[:, c]) for c in range(logp.shape[-1])]
-            else:
-                if kind == "sampled":
-                    y = tf.cast(tf.random.stateless_categorical(tf.stop_gradient(logits), 1, seed)[:, 0], tf.int32)
+            else:  # empirical (sampled labels were drawn already)
                 loss = -tf.reduce_sum(tf.gather(logp, y, batch_dims=1))
         zs = [z for _, _, z in records]
         if kind != "expected":
@@ -170,26 +181,27 @@ def _loop_batch_fn(model: keras.Model, kind: str):
     variables = model.trainable_variables
 
     @tf.function(reduce_retracing=True)
-    def one_example(x1, y1, seed):
+    def one_example(x1, y1):
         with tf.GradientTape(persistent=kind == "expected") as tape:
             probs = model(x1[None], training=False)
             logp = tf.math.log(tf.clip_by_value(probs[0], 1e-30, 1.0))
+            per_class = tf.unstack(logp)  # sliced inside the tape so each slice is differentiable
         if kind == "expected":
             p = tf.stop_gradient(tf.exp(logp))
             total = [tf.zeros_like(v) for v in variables]
-            for c in range(logp.shape[-1]):
-                grads = tape.gradient(logp[c], variables)
+            for c, logp_c in enumerate(per_class):
+                grads = tape.gradient(logp_c, variables)
                 total = [t + p[c] * tf.square(g) for t, g in zip(total, grads)]
             del tape
             return total
-        if kind == "sampled":
-            y1 = tf.cast(tf.random.stateless_categorical(tf.stop_gradient(logp)[None], 1, seed)[0, 0], tf.int32)
-        return [tf.square(g) for g in tape.gradient(-logp[y1], variables)]
+        with tape:
+            loss = -tf.gather(logp, y1)
+        return [tf.square(g) for g in tape.gradient(loss, variables)]
 
-    def batch_sums(x, y, seed):
+    def batch_sums(x, y):
         totals = [tf.zeros_like(v) for v in variables]
         for j in range(int(x.shape[0])):
-            sq = one_example(x[j], y[j], seed + tf.constant([0, 1_000_003]) * j)
+            sq = one_example(x[j], y[j])
             totals = [t + s for t, s in zip(totals, sq)]
         return totals
 

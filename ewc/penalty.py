@@ -85,10 +85,12 @@ class Consolidation:
                 f_var[k].assign(f)
                 a_var[k].assign(p)
             elif self.mode == "ewc-online":
+                # theta_bar' = (S theta_bar + F theta) / (S + F), written as a weighted-mean update: exact
+                # (theta_bar' = theta) for the first task, and theta_bar stays 0 where S + F = 0.
                 s_old, bar_old = f_var[0], a_var[0]
                 s_new = s_old + f
-                weighted = s_old * bar_old + f * p
-                bar_new = tf.where(s_new > 0, weighted / tf.where(s_new > 0, s_new, 1), tf.zeros_like(p))
+                share = tf.where(s_new > 0, f / tf.where(s_new > 0, s_new, 1), tf.zeros_like(p))
+                bar_new = bar_old + share * (p - bar_old)
                 f_var.assign(s_new[None])
                 a_var.assign(bar_new[None])
         self.tasks_consolidated += 1
