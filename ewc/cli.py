@@ -63,17 +63,19 @@ def cmd_data(args) -> int:
 
 def cmd_run(args) -> int:
     from ewc import results
-    from ewc.data import load_mnist
-    from ewc.train import run
 
-    config = _config_from_args(args)
+    config = _config_from_args(args)  # validate before the slow imports and before touching any file
     out = args.out or f"results/{config.profile}/{config.mode}.json"
     results.check_writable(out)
+    from ewc.data import load_mnist
+    from ewc.experiment import checkpoint_path, run_experiment
+
     mnist = load_mnist(args.mnist)
+    resuming = checkpoint_path(out).exists() and not args.fresh
     print(f"{config.profile} profile, mode {config.mode}: {config.tasks} tasks x {config.epochs} epochs on "
-          f"{config.train_size} images ({config.arch}, {config.permutation} permutations)", file=sys.stderr)
-    result = run(config, mnist, progress=not args.no_progress)
-    results.write_json_atomic(result, out)
+          f"{config.train_size} images ({config.arch}, {config.permutation} permutations)"
+          + (f"; resuming from {checkpoint_path(out)}" if resuming else ""), flush=True)
+    result = run_experiment(config, out, progress=not args.no_progress, fresh=args.fresh, data=mnist)
     m = result["metrics"]
     print(f"ACC {m['acc']:.4f}  BWT {m['bwt']:+.4f}  final {' '.join(f'{a:.3f}' for a in m['final'])}")
     print(f"wrote {out}")
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(p)
     p.add_argument("--out", help="results JSON to write (default results/<profile>/<mode>.json)")
     p.add_argument("--mnist", help="an explicit mnist.npz (Keras layout)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over, ignoring the checkpoint an interrupted run left next to --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 

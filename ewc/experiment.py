@@ -1,4 +1,9 @@
-"""Experiments as the book runs them: one call trains (or sweeps) and writes results files under ``results/``."""
+"""Experiments as the CLI and the book run them: one call trains (or sweeps) and writes results files.
+
+A run writes, next to its results file ``out``: the results so far after every task (``complete: false``) and a
+checkpoint ``out.ckpt.npz``; rerunning the same command resumes from the last finished task. When the run ends,
+the complete results replace the partial ones and the checkpoint is deleted.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 
 from ewc import results
 from ewc.config import RunConfig
-from ewc.data import Mnist, load_mnist
+from ewc.data import Mnist, data_dir, load_mnist
 from ewc.train import run
 
 _mnist: Mnist | None = None
@@ -21,11 +26,20 @@ def mnist() -> Mnist:
     return _mnist
 
 
-def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, reuse: bool = False) -> dict:
+def checkpoint_path(out: str | Path) -> Path:
+    return Path(f"{out}.ckpt.npz")
+
+
+def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, reuse: bool = False,
+                   fresh: bool = False, share_task1: bool = False, data: Mnist | None = None) -> dict:
     """Train ``config`` and write its results JSON to ``out`` (directories created). Returns the results dict.
 
-    With ``reuse``, a complete results file already at ``out`` made from exactly this config is loaded instead of
-    training again (how CI's nbval re-executes the published chapters in seconds; ``python -m ewc book`` retrains).
+    Args:
+        reuse: if ``out`` already holds complete results of exactly this config, load them instead of training
+            (how CI's nbval re-executes the published chapters in seconds; ``python -m ewc book`` retrains).
+        fresh: ignore (and overwrite) a checkpoint left by an interrupted run instead of resuming it.
+        share_task1: take task 1 from (or put it into) the cache shared by runs that train it identically.
+        data: MNIST to use (default: loaded once per process).
     """
     out = Path(out)
     if reuse and out.is_file():
@@ -34,14 +48,17 @@ def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, r
             return previous
     out.parent.mkdir(parents=True, exist_ok=True)
     results.check_writable(out)
-    result = run(config, mnist(), progress=progress)
+    checkpoint = checkpoint_path(out)
+    result = run(config, data or mnist(), progress=progress, checkpoint=checkpoint, fresh=fresh,
+                 task1_cache=data_dir() / "task1" if share_task1 else None,
+                 on_task_end=lambda partial: results.write_json_atomic(partial, out))
     results.write_json_atomic(result, out)
+    checkpoint.unlink(missing_ok=True)
     return result
 
 
-def sweep(config: RunConfig, field: str, values, out_dir: str | Path, progress: bool = False,
-          reuse: bool = False) -> list[dict]:
+def sweep(config: RunConfig, field: str, values, out_dir: str | Path, **kwargs) -> list[dict]:
     """Run ``config`` once per value of one field (e.g. ``lam`` or ``seed``), writing
-    ``out_dir/<field>-<value>.json`` for each. Returns the results in the order of ``values``."""
-    return [run_experiment(dataclasses.replace(config, **{field: v}), Path(out_dir) / f"{field}-{v:g}.json",
-                           progress, reuse) for v in values]
+    ``out_dir/<field>-<value>.json`` for each; ``kwargs`` as for ``run_experiment``. Results in order of ``values``."""
+    return [run_experiment(dataclasses.replace(config, **{field: v}), Path(out_dir) / f"{field}-{v:g}.json", **kwargs)
+            for v in values]

@@ -21,9 +21,8 @@ FORMAT = "ewc-results/1"
 
 
 def task_matrix(accuracy: list[list[float | None]], epochs: int) -> list[list[float | None]]:
-    """R (T x T) from the per-epoch accuracy matrix: the row at the last epoch of each task."""
-    n_tasks = len(accuracy[0])
-    return [list(accuracy[(i + 1) * epochs - 1]) for i in range(n_tasks)]
+    """R from the per-epoch accuracy matrix: the row at the last epoch of each finished task (T x T when done)."""
+    return [list(accuracy[(i + 1) * epochs - 1]) for i in range(len(accuracy) // epochs)]
 
 
 def metrics(r: list[list[float | None]]) -> dict:

@@ -11,15 +11,18 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ewc import checkpoint as ckpt
 from ewc import results as res
 from ewc.config import RunConfig
 from ewc.data import Mnist
+from ewc.errors import ConfigError
 from ewc.fisher import fisher_diagonal
 from ewc.model import build_model
 from ewc.penalty import Consolidation
@@ -119,47 +122,98 @@ class SequentialTrainer:
         return time.perf_counter() - t0
 
 
-def run(config: RunConfig, mnist: Mnist, progress: bool = False) -> dict:
-    """Train ``config.tasks`` tasks in sequence and return the results dict (see ``ewc.results``)."""
+def task1_key(config: RunConfig) -> dict:
+    """Everything that determines task 1's training and its recorded accuracy. The penalty is zero during task 1,
+    and task 1 is the unpermuted MNIST, so mode, lambda, Fisher and permutation settings do not enter."""
+    keep = ("arch", "mlp_hidden", "epochs", "batch_size", "lr", "train_size", "test_size", "seed")
+    return {"config": {k: config.to_dict()[k] for k in keep}, "versions": res.library_versions()}
+
+
+def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Path | None = None,
+        fresh: bool = False, task1_cache: Path | None = None, on_task_end=None) -> dict:
+    """Train ``config.tasks`` tasks in sequence and return the results dict (see ``ewc.results``).
+
+    Args:
+        checkpoint: snapshot file written after every finished task; an existing one from the same config is
+            resumed (one from another config is refused with ConfigError) unless ``fresh``.
+        task1_cache: directory of task-1 snapshots shared by runs whose ``task1_key`` matches (e.g. the book's
+            no-penalty, EWC-all and EWC-previous experiments): task 1 is trained once and reused.
+        on_task_end: called with the results so far (``complete`` false) after each task.
+    """
     started = time.time()
     tasks, perms = make_tasks(config, mnist)
     trainer = SequentialTrainer(config)
     n_tasks, epochs = config.tasks, config.epochs
-    accuracy: list[list[float | None]] = []
-    losses, train_s, eval_s, fisher_s = [], [], [], []
-    bar = tqdm(
-        total=n_tasks * epochs * config.train_size, unit="img", disable=not progress, leave=False, desc=f"{config.mode}"
-    )
-    for k, task in enumerate(tasks):
+    record = {"accuracy": [], "train_loss": [], "train_s": [], "eval_s": [], "fisher_s": [], "tasks_done": 0,
+              "consolidated": 0, "resumed_from_task": None, "task1_reused": False}
+    shared = Path(task1_cache) / f"task1-{ckpt.key(task1_key(config))}.npz" if task1_cache else None
+    if checkpoint is not None and Path(checkpoint).exists() and not fresh:
+        meta = ckpt.read_meta(checkpoint)
+        if meta["config"] != config.to_dict():
+            changed = sorted(k for k, v in config.to_dict().items() if meta["config"].get(k) != v)
+            raise ConfigError(f"checkpoint {checkpoint} is from a run with other parameters ({', '.join(changed)}); "
+                              "rerun with --fresh to start over")
+        record = ckpt.restore(checkpoint, trainer)["record"]
+        record["resumed_from_task"] = record["tasks_done"]
+    elif shared is not None and shared.exists():
+        record = ckpt.restore(shared, trainer)["record"]
+        record["task1_reused"] = True
+
+    _consolidate_pending(trainer, tasks, record)  # a task 1 taken from the shared cache
+    bar = tqdm(total=n_tasks * epochs * config.train_size, initial=record["tasks_done"] * epochs * config.train_size,
+               unit="img", disable=not progress, leave=False, desc=config.mode)
+    for k in range(record["tasks_done"], n_tasks):
         task_train = task_eval = 0.0
         for e in range(epochs):
             bar.set_description(f"{config.mode} task {k + 1}/{n_tasks} epoch {e + 1}/{epochs}")
             t0 = time.perf_counter()
-            losses.append(trainer.train_epoch(task, np.random.default_rng([config.seed, 2, k, e]), bar))
+            record["train_loss"].append(trainer.train_epoch(tasks[k], np.random.default_rng([config.seed, 2, k, e]),
+                                                            bar))
             t1 = time.perf_counter()
-            accuracy.append([trainer.accuracy(tasks[j]) if j <= k else None for j in range(n_tasks)])
+            record["accuracy"].append([trainer.accuracy(tasks[j]) if j <= k else None for j in range(n_tasks)])
             task_train += t1 - t0
             task_eval += time.perf_counter() - t1
-        train_s.append(task_train)
-        eval_s.append(task_eval)
-        if k < n_tasks - 1 and config.mode != "none":  # the last task's Fisher would never be used
-            fisher_s.append(trainer.consolidate(task, k))
+        record["train_s"].append(task_train)
+        record["eval_s"].append(task_eval)
+        record["tasks_done"] = k + 1
+        if k == 0 and shared is not None:
+            ckpt.save(shared, trainer, {"config": task1_key(config), "record": record}, consolidation=False)
+        _consolidate_pending(trainer, tasks, record)
+        if checkpoint is not None:
+            ckpt.save(checkpoint, trainer, {"config": config.to_dict(), "record": record})
+        if on_task_end is not None and k < n_tasks - 1:
+            on_task_end(_results(config, perms, trainer, record, started, complete=False))
     bar.close()
-    r = res.task_matrix(accuracy, epochs)
+    return _results(config, perms, trainer, record, started, complete=True)
+
+
+def _consolidate_pending(trainer: SequentialTrainer, tasks: list[Task], record: dict) -> None:
+    """Consolidate every finished task not yet consolidated, except the last task of the run (its Fisher would
+    never be used) and nothing at all for mode none."""
+    last = len(tasks) - 1
+    while record["consolidated"] < record["tasks_done"]:
+        k = record["consolidated"]
+        if k < last and trainer.config.mode != "none":
+            record["fisher_s"].append(trainer.consolidate(tasks[k], k))
+        record["consolidated"] = k + 1
+
+
+def _results(config: RunConfig, perms, trainer: SequentialTrainer, record: dict, started: float,
+             complete: bool) -> dict:
+    accuracy = record["accuracy"]
+    r = res.task_matrix(accuracy, config.epochs)
     return {
         "format": res.FORMAT,
-        "complete": True,
+        "complete": complete,
         "config": config.to_dict(),
         "versions": res.library_versions(),
-        "permutations_sha256": _sha256(perms),
+        "permutations_sha256": hashlib.sha256(np.ascontiguousarray(perms).tobytes()).hexdigest(),
         "accuracy": accuracy,
-        "train_loss": losses,
+        "train_loss": record["train_loss"],
         "task_matrix": r,
-        "metrics": res.metrics(r),
-        "timings": {"train_s": train_s, "eval_s": eval_s, "fisher_s": fisher_s, "total_s": time.time() - started},
+        "metrics": res.metrics(r) if complete else None,
+        "timings": {k: record[k] for k in ("train_s", "eval_s", "fisher_s")} | {"total_s": time.time() - started},
+        "resumed_from_task": record["resumed_from_task"],
+        "task1_reused": record["task1_reused"],
         "parameters": int(sum(np.prod(v.shape) for v in trainer.model.trainable_variables)),
     }
-
-
-def _sha256(a: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()

@@ -1,0 +1,75 @@
+"""Snapshots of a run between tasks: weights (with dropout RNG state), Adam state, consolidation state and the
+results so far, in one ``.npz`` written atomically. Used to resume killed runs and to share an identical task 1
+between experiments."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ewc.errors import ConfigError
+
+FORMAT = "ewc-checkpoint/1"
+
+
+def save(path: str | os.PathLike, trainer, meta: dict, consolidation: bool = True) -> None:
+    """Write ``trainer``'s state and the JSON-able ``meta`` to ``path`` (temp file + rename). Without
+    ``consolidation`` the penalty state is left out (a task-1 snapshot, shared by runs of different modes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"model_{i}": v.numpy() for i, v in enumerate(trainer.model.variables)}
+    arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(trainer.optimizer.variables)}
+    state = trainer.consolidation.state()
+    if consolidation:
+        arrays |= {f"importance_{i}": a for i, a in enumerate(state["importance"])}
+        arrays |= {f"anchor_{i}": a for i, a in enumerate(state["anchor"])}
+    meta = {"format": FORMAT, "tasks_consolidated": state["tasks_consolidated"], **meta}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """The JSON metadata of a snapshot; ConfigError if it is unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(npz["meta"].tobytes())
+    except Exception as exc:
+        raise ConfigError(f"checkpoint {path} is unreadable ({type(exc).__name__}); rerun with --fresh") from None
+    if meta.get("format") != FORMAT:
+        raise ConfigError(f"{path} is not an ewc checkpoint; rerun with --fresh")
+    return meta
+
+
+def restore(path: str | os.PathLike, trainer) -> dict:
+    """Load a snapshot into ``trainer`` (built from the same config); returns its metadata."""
+    meta = read_meta(path)
+    with np.load(path, allow_pickle=False) as npz:
+        for prefix, variables in (("model", trainer.model.variables), ("optimizer", trainer.optimizer.variables)):
+            for i, v in enumerate(variables):
+                v.assign(npz[f"{prefix}_{i}"])
+        n = len(trainer.consolidation.importance)
+        if "importance_0" not in npz.files:
+            return meta
+        trainer.consolidation.load_state({
+            "importance": [npz[f"importance_{i}"] for i in range(n)],
+            "anchor": [npz[f"anchor_{i}"] for i in range(n)],
+            "tasks_consolidated": meta["tasks_consolidated"],
+        })
+    return meta
+
+
+def key(values: dict) -> str:
+    """A short stable hash of JSON-able ``values`` (for cache file names)."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]

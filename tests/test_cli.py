@@ -1,0 +1,156 @@
+"""Bad input gets one clear line on stderr, exit status 2, no traceback and no file; killed runs resume exactly."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_cli
+
+BAD_RUN_OPTIONS = {
+    "negative lambda": (["--lam", "-1"], "lam must be >= 0"),
+    "NaN lambda": (["--lam", "nan"], "lam must be a finite number"),
+    "zero epochs": (["--epochs", "0"], "epochs must be >= 1"),
+    "no tasks": (["--tasks", "0"], "tasks must be >= 1"),
+    "zero batch": (["--batch-size", "0"], "batch size must be >= 1"),
+    "negative batch": (["--batch-size", "-64"], "batch size must be >= 1"),
+    "zero learning rate": (["--lr", "0"], "lr must be > 0"),
+    "unknown mode": (["--mode", "ewc-some"], "unknown mode 'ewc-some'"),
+    "unknown permutation": (["--permutation", "rotate"], "unknown permutation 'rotate'"),
+    "unknown arch": (["--arch", "resnet"], "unknown arch 'resnet'"),
+    "unknown profile": (["--profile", "fast"], "unknown profile 'fast'"),
+    "unknown fisher kind": (["--fisher-kind", "true"], "unknown fisher kind 'true'"),
+    "block size not dividing 28": (["--permutation", "block", "--block-size", "5"], "block size must divide 28"),
+    "train size too large": (["--train-size", "60001"], "train size must be between 1 and 60000"),
+    "train size zero": (["--train-size", "0"], "train size must be between 1 and 60000"),
+    "test size too large": (["--test-size", "10001"], "test size must be between 1 and 10000"),
+    "test size negative": (["--test-size", "-5"], "test size must be between 1 and 10000"),
+    "fisher samples above train size": (["--train-size", "500", "--fisher-samples", "501"], "fisher samples must be"),
+    "fisher samples zero": (["--fisher-samples", "0"], "fisher samples must be"),
+    "not a number": (["--lr", "fast"], "invalid float value"),
+    "unknown option": (["--lamda", "3"], "unrecognized arguments"),
+}
+
+
+def assert_clean_failure(proc, message, out=None):
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    if out is not None:
+        assert not out.exists() and not list(out.parent.glob(out.name + "*"))
+
+
+@pytest.mark.parametrize("case", BAD_RUN_OPTIONS)
+def test_bad_run_option(case, tmp_path):
+    options, message = BAD_RUN_OPTIONS[case]
+    out = tmp_path / "r.json"
+    assert_clean_failure(run_cli("run", "--profile", "smoke", *options, "--out", str(out)), message, out)
+
+
+def test_out_in_missing_directory(tmp_path):
+    out = tmp_path / "nowhere" / "r.json"
+    assert_clean_failure(run_cli("run", "--profile", "smoke", "--out", str(out)), "output directory does not exist")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_out_under_a_file(tmp_path):
+    (tmp_path / "file").write_text("")
+    assert_clean_failure(run_cli("run", "--profile", "smoke", "--out", str(tmp_path / "file/r.json")),
+                         "output directory does not exist")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only-permission directory")
+def test_out_in_unwritable_directory(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert_clean_failure(run_cli("run", "--profile", "smoke", "--out", str(locked / "r.json")), "not writable")
+
+
+def test_bad_mnist_files(tmp_path, mnist):
+    out = tmp_path / "r.json"
+
+    def attempt(path, message):
+        assert_clean_failure(run_cli("run", "--profile", "smoke", "--mnist", str(path), "--out", str(out)), message,
+                             out)
+
+    attempt(tmp_path / "missing.npz", "no such file")
+    good = tmp_path / "good.npz"
+    np.savez(good, **mnist.arrays())
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:100_000])
+    attempt(truncated, "not a readable .npz")
+    np.savez(tmp_path / "shape.npz", **(mnist.arrays() | {"x_train": mnist.x_train[:, :27]}))
+    attempt(tmp_path / "shape.npz", "expected uint8[60000, 28, 28]")
+    flipped = mnist.y_test.copy()
+    flipped[0] = (flipped[0] + 1) % 10
+    np.savez(tmp_path / "hash.npz", **(mnist.arrays() | {"y_test": flipped}))
+    attempt(tmp_path / "hash.npz", "sha256 mismatch")
+
+
+def test_help_explains_the_options():
+    proc = run_cli("run", "--help")
+    assert proc.returncode == 0
+    for words in ("--mode", "--profile", "--lam", "Penalty strength", "--block-size", "paper"):
+        assert words in proc.stdout
+
+
+def slow_smoke(out):
+    return [sys.executable, "-m", "ewc", "run", "--profile", "smoke", "--mode", "ewc-all", "--tasks", "4",
+            "--epochs", "3", "--train-size", "3000", "--no-progress", "--out", str(out)]
+
+
+def test_killed_run_resumes_to_the_same_results(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    reference = tmp_path / "uninterrupted.json"
+    assert subprocess.run(slow_smoke(reference), cwd=ROOT, env=env, capture_output=True).returncode == 0
+
+    out = tmp_path / "killed.json"
+    checkpoint = tmp_path / "killed.json.ckpt.npz"
+    proc = subprocess.Popen(slow_smoke(out), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists(), "the run ended before its first checkpoint"
+    partial = json.loads(out.read_text())
+    assert partial["complete"] is False  # a killed run never leaves a file that looks complete
+
+    resumed = subprocess.run(slow_smoke(out), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from" in resumed.stdout
+    a, b = json.loads(reference.read_text()), json.loads(out.read_text())
+    assert b["complete"] is True and b["resumed_from_task"] >= 1
+    assert a["accuracy"] == b["accuracy"] and a["train_loss"] == b["train_loss"]
+    assert not checkpoint.exists()
+
+
+def test_checkpoint_from_other_parameters_is_refused(tmp_path):
+    out = tmp_path / "r.json"
+    first = run_cli("run", "--profile", "smoke", "--tasks", "2", "--epochs", "1", "--out", str(out))
+    assert first.returncode == 0
+    (tmp_path / "r.json.ckpt.npz").write_bytes(b"")  # stale junk where a checkpoint would be
+    bad = run_cli("run", "--profile", "smoke", "--tasks", "2", "--epochs", "1", "--out", str(out))
+    assert_clean_failure(bad, "is unreadable")
+    fresh = run_cli("run", "--profile", "smoke", "--tasks", "2", "--epochs", "1", "--out", str(out), "--fresh")
+    assert fresh.returncode == 0, fresh.stderr
+
+
+def test_checkpoint_config_mismatch_message(tmp_path, mnist):
+    from ewc import checkpoint
+    from ewc.config import make_config
+    from ewc.errors import ConfigError
+    from ewc.train import SequentialTrainer, run
+
+    config = make_config("smoke", tasks=2, epochs=1)
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, SequentialTrainer(config), {"config": config.to_dict(), "record": {}})
+    with pytest.raises(ConfigError, match=r"other parameters \(lam\)"):
+        run(make_config("smoke", tasks=2, epochs=1, lam=5.0), mnist, checkpoint=path)
