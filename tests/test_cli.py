@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli
 
 BAD_RUN_OPTIONS = {

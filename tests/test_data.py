@@ -7,8 +7,8 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+
 from ewc import data
 from ewc.errors import DataError
 

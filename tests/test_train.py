@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+
 from ewc.config import make_config
 from ewc.results import metrics, task_matrix
 from ewc.train import run
