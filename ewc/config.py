@@ -30,7 +30,8 @@ class RunConfig:
     mode: str = field(
         default="ewc-all",
         metadata={
-            "help": "Penalty: none (Exp 1), ewc-all (Exp 2), ewc-previous (Exp 3), ewc-online (running sum), l2 (Fig 1)."
+            "help": "Penalty: none (Exp 1), ewc-all (Exp 2), ewc-previous (Exp 3), ewc-online (running sum), "
+            "l2 (Fig 1)."
         },
     )
     arch: str = field(
@@ -70,7 +71,8 @@ class RunConfig:
     fisher_kind: str = field(
         default="empirical",
         metadata={
-            "help": "empirical (true labels, the report's), expected (exact, sum over classes) or sampled (label drawn from p)."
+            "help": "empirical (true labels, the report's), expected (exact, sum over classes) or "
+            "sampled (label drawn from p)."
         },
     )
     seed: int = field(
