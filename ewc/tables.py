@@ -1,0 +1,314 @@
+"""What the book's chapters print: markdown tables, one-line summaries and rounded verdicts computed from results.
+
+Every function takes results dicts (see ``ewc.results``) or configs and returns text: a markdown table as an
+``IPython.display.Markdown`` (rendered as a table by Jupyter Book; ``.data`` holds the text) or plain strings for
+``print``. Accuracies are shown in percent and differences in percentage points. Verdicts are rounded on purpose
+(floors to 10 points) so that the lines the notebooks mark ``NBVAL_CHECK_OUTPUT`` state findings, not noise.
+"""
+
+from __future__ import annotations
+
+import math
+
+CHANCE = 0.10
+
+#: Where the report (Sörberg 2020) states each knob, or that it does not.
+REPORT_SOURCE = {
+    "arch": "Appendix A: the CNN",
+    "mlp_hidden": "not used (the report only suggests a fully connected network)",
+    "tasks": "5: MNIST then 4 pixel permutations (Experiments)",
+    "epochs": "30 per task (Appendix A)",
+    "batch_size": "64 (Appendix A)",
+    "lr": "1e-4, Adam (Appendix A)",
+    "lam": "200 (Appendix A)",
+    "permutation": "pixel (Fig. 2)",
+    "block_size": "7, proposed in the Discussion (Fig. 6)",
+    "train_size": "not stated; all 60,000 assumed",
+    "test_size": "not stated; all 10,000 assumed",
+    "fisher_samples": "not stated",
+    "fisher_kind": "empirical: squared gradients of the loss (Background)",
+    "seed": "not stated",
+}
+
+#: What the report observed for each experiment, in our words (its Figs 3-5).
+REPORT_OBSERVED = {
+    "none": "task 1 drops from almost 100 % to about 60 % once task 2 is learned (Fig. 3)",
+    "ewc-all": "every task stays accurate to the end; task 2 even ends above the more recent task 4 (Fig. 4)",
+    "ewc-previous": "old tasks hold for a task or so, then degrade clearly after two or three more, with large "
+    "swings between epochs (Fig. 5)",
+}
+
+
+def _md(text: str):
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def pct(fraction: float | None, digits: int = 1) -> str:
+    """0.9512 -> '95.1'; None -> '—'."""
+    return "—" if fraction is None else f"{100 * fraction:.{digits}f}"
+
+
+def points(delta: float, digits: int = 1) -> str:
+    """A difference of fractions in signed percentage points: -0.403 -> '−40.3'."""
+    return f"{100 * delta:+.{digits}f}".replace("-", "−")
+
+
+def markdown_table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    """A GitHub/MyST pipe table. ``align``: one of 'l', 'r', 'c' per column (default: first left, others right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = {"l": ":--", "r": "--:", "c": ":-:"}
+    lines = ["| " + " | ".join(map(str, header)) + " |", "| " + " | ".join(rule[a] for a in align) + " |"]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Configurations
+
+
+def describe(config, mode: bool = True) -> str:
+    """A few lines naming everything that determines a run (without the mode for chapters that run several)."""
+    c = config
+    net = "CNN (Appendix A)" if c.arch == "cnn" else f"MLP {'-'.join(map(str, [784, *c.mlp_hidden, 10]))}"
+    perm = "pixel" if c.permutation == "pixel" else f"{c.block_size}×{c.block_size}-block"
+    return "\n".join([
+        f"profile {c.profile}" + (f", mode {c.mode}" if mode else ""),
+        f"network: {net}",
+        f"tasks: {c.tasks} (MNIST + {c.tasks - 1} {perm} permutations), {c.train_size} train / {c.test_size} test "
+        "images each",
+        f"training: {c.epochs} epoch(s) per task, batch {c.batch_size}, Adam lr {c.lr:g}, seed {c.seed}",
+        f"penalty: λ = {c.lam:g}, {c.fisher_kind} Fisher on {c.fisher_samples} images",
+    ])
+
+
+def protocol_table(config, report_config):
+    """The active profile's values beside the report's (the ``paper`` profile) and where the report states them."""
+    mine, paper = config.to_dict(), report_config.to_dict()
+    rows = [[f"`{k}`", _value(mine[k]), _value(paper[k]), REPORT_SOURCE.get(k, "")]
+            for k in mine if k not in ("profile", "mode")]
+    return _md(markdown_table(["parameter", f"this book (`{config.profile}`)", "the report", "report says"], rows,
+                              "llll"))
+
+
+def _value(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return "×".join(map(str, v))
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def layer_table(model):
+    """Layer name, type, output shape and parameter count of a built Keras model, with a total row."""
+    rows = []
+    for layer in model.layers:
+        shape = getattr(layer, "output", None)
+        shape = tuple(shape.shape) if shape is not None else ()
+        rows.append([f"`{layer.name}`", type(layer).__name__, "(" + ", ".join("B" if d is None else str(d)
+                     for d in shape) + ")", f"{layer.count_params():,}"])
+    rows.append(["**total**", "", "", f"**{model.count_params():,}**"])
+    return _md(markdown_table(["layer", "type", "output shape", "parameters"], rows, "lllr"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One run
+
+
+def task_matrix(result):
+    """Accuracy (%) on every task (columns) at the end of every task (rows); the diagonal is 'just learned'."""
+    r = result["task_matrix"]
+    n = len(r)
+    rows = [[f"after task {i + 1}"] + [(f"**{pct(v)}**" if k == i else pct(v)) for k, v in enumerate(row)]
+            for i, row in enumerate(r)]
+    return _md(markdown_table(["accuracy (%)"] + [f"task {k + 1}" for k in range(n)], rows))
+
+
+def metrics_line(result) -> str:
+    """ACC, BWT, mean forgetting and just-learned accuracy (two lines)."""
+    m = result["metrics"]
+    return (f"ACC {pct(m['acc'])} %, BWT {points(m['bwt'])} points\n"
+            f"mean forgetting {100 * m['mean_forgetting']:.1f} points, just learned {pct(m['just_trained'])} %")
+
+
+def _floor10(x: float) -> int:
+    return int(math.floor(x / 10.0) * 10)
+
+
+def verdicts(result) -> list[str]:
+    """Rounded statements about one run, stable enough to be checked by nbval."""
+    r, m = result["task_matrix"], result["metrics"]
+    n = len(r)
+    lines = [f"{n} tasks, {result['config']['mode']}: ACC ≈ {round(100 * m['acc'])} %, BWT ≈ "
+             f"{round(100 * m['bwt'])} points"]
+    if n > 1:
+        drop = 100 * (r[0][0] - r[1][0])
+        lines.append(f"task-1 accuracy fell by ≥ {_floor10(drop)} points after task 2" if drop >= 10
+                     else "task-1 accuracy moved by less than 10 points after task 2")
+        worst = max(range(n - 1), key=lambda k: m["forgetting"][k])
+        lines.append(f"largest forgetting: task {worst + 1}, ≥ {max(_floor10(100 * m['forgetting'][worst]), 0)} points")
+    above = all(v > CHANCE + 0.05 for v in m["final"])
+    lines.append("every task ends well above chance (10 %)" if above else "some task ends near chance (10 %)")
+    return lines
+
+
+def reading(result):
+    """A short, number-backed reading of one run beside what the report observed (Markdown)."""
+    r, m, c = result["task_matrix"], result["metrics"], result["config"]
+    mode, n = c["mode"], len(r)
+    parts = []
+    if n > 1:
+        parts.append(f"Task 1 was at {pct(r[0][0])} % right after it was learned, {pct(r[1][0])} % after task 2 and "
+                     f"{pct(r[-1][0])} % at the end.")
+    parts.append(f"Averaged over tasks, the final accuracy (ACC) is {pct(m['acc'])} % against "
+                 f"{pct(m['just_trained'])} % right after learning each task, a backward transfer of "
+                 f"{points(m['bwt'])} points.")
+    if mode in REPORT_OBSERVED:
+        parts.append(f"The report observed that {REPORT_OBSERVED[mode]}.")
+        parts.append(_agreement(mode, r, m))
+    parts.append(f"(Profile `{c['profile']}`: {c['tasks']} tasks × {c['epochs']} epoch(s), λ = {c['lam']:g}.)")
+    return _md(" ".join(p for p in parts if p))
+
+
+def _agreement(mode: str, r, m) -> str:
+    n = len(r)
+    if n < 2:
+        return "With a single task there is nothing to forget, so this run cannot be compared."
+    drop = 100 * (r[0][0] - r[1][0])
+    if mode == "none":
+        if drop >= 20:
+            return f"Here the drop is {drop:.0f} points: catastrophic forgetting is reproduced."
+        if drop >= 5:
+            return f"Here the drop is {drop:.0f} points: forgetting is visible but milder than in the report."
+        return f"Here the drop is only {drop:.0f} points: the report's forgetting is not reproduced at this scale."
+    if mode == "ewc-all":
+        worst = 100 * max(m["forgetting"]) if m["forgetting"] else 0.0
+        text = (f"Here no task lost more than {worst:.0f} points from its best accuracy, "
+                + ("in line with the report." if worst < 10 else "more than the report's figure suggests."))
+        if n >= 4:
+            t2, t4 = m["final"][1], m["final"][3]
+            text += (f" Task 2 ends at {pct(t2)} % and task 4 at {pct(t4)} %, so the report's ordering "
+                     + ("holds here too." if t2 > t4 else "does not hold here."))
+        return text
+    if mode == "ewc-previous":
+        later = 100 * (r[0][0] - r[-1][0])
+        if n >= 3 and later > drop + 5:
+            return (f"Here task 1 lost {drop:.0f} points one task later but {later:.0f} points by the end: "
+                    "protection fades as tasks drop out of the penalty, as in the report.")
+        return (f"Here task 1 lost {drop:.0f} points one task later and {later:.0f} points by the end: "
+                "the fading protection the report describes is not clearly visible at this scale.")
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Several runs
+
+
+def metrics_table(results: dict):
+    """One row per labelled run: ACC, BWT, mean forgetting, just-learned accuracy and final accuracy per task."""
+    rows = []
+    for label, result in results.items():
+        m = result["metrics"]
+        rows.append([label, pct(m["acc"]), points(m["bwt"]), f"{100 * m['mean_forgetting']:.1f}",
+                     pct(m["just_trained"]), " / ".join(pct(v, 0) for v in m["final"])])
+    return _md(markdown_table(["run", "ACC (%)", "BWT (points)", "mean forgetting (points)", "just learned (%)",
+                               "final accuracy per task (%)"], rows))
+
+
+def ranking(results: dict) -> str:
+    """Runs ordered by ACC, rounded to whole percent: 'ewc-all (91 %) > ewc-previous (70 %) > none (48 %)'."""
+    order = sorted(results.items(), key=lambda kv: -kv[1]["metrics"]["acc"])
+    return " > ".join(f"{label} ({round(100 * r['metrics']['acc'])} %)" for label, r in order)
+
+
+def sweep_table(results: list[dict], field: str):
+    """ACC, BWT and just-learned accuracy for each value of ``field`` (e.g. 'lam' or 'seed'), sorted by value."""
+    rows = []
+    for result in sorted(results, key=lambda r: r["config"][field]):
+        m = result["metrics"]
+        rows.append([_value(result["config"][field]), pct(m["acc"]), points(m["bwt"]), pct(m["just_trained"])])
+    return _md(markdown_table([field, "ACC (%)", "BWT (points)", "just learned (%)"], rows))
+
+
+def seed_summary(results_by_label: dict[str, list[dict]]):
+    """ACC mean ± sample standard deviation over seeds for each label (± — with a single seed)."""
+    import numpy as np
+
+    rows = []
+    for label, runs in results_by_label.items():
+        accs = np.array([100 * r["metrics"]["acc"] for r in runs])
+        spread = f"± {accs.std(ddof=1):.1f}" if len(accs) > 1 else "± — (one seed)"
+        seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
+        rows.append([label, f"{accs.mean():.1f} {spread}", seeds])
+    return _md(markdown_table(["run", "ACC (%)", "seeds"], rows, "lrl"))
+
+
+def grid_table(results: dict[tuple[str, str], dict], rows: list[str], cols: list[str], value=None,
+               corner: str = "ACC (%)"):
+    """A rows × cols table of one number per run (default ACC, in %) from results keyed by (row, col).
+    ``value``: a function result -> fraction, e.g. ``permuted_just_learned``."""
+    value = value or (lambda r: r["metrics"]["acc"])
+    body = [[f"**{r}**"] + [pct(value(results[(r, c)])) if (r, c) in results else "—" for c in cols] for r in rows]
+    return _md(markdown_table([corner] + cols, body))
+
+
+def records_table(records: list[dict], columns: dict[str, str], digits: int = 2):
+    """A table of measurement records (e.g. timings): ``columns`` maps record keys to headers."""
+    def fmt(v):
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    return _md(markdown_table(list(columns.values()), [[fmt(rec.get(k, "—")) for k in columns] for rec in records]))
+
+
+def permuted_just_learned(result) -> float:
+    """Mean accuracy on tasks 2..T right after learning each (how well the network learns permuted tasks at all)."""
+    r = result["task_matrix"]
+    diag = [r[k][k] for k in range(1, len(r))]
+    return sum(diag) / len(diag) if diag else float("nan")
+
+
+def difference(label: str, a: dict, b: dict, key: str = "acc") -> str:
+    """'LABEL: ACC +42 points' for runs ``a`` minus ``b``, rounded to whole points (a stable verdict)."""
+    delta = 100 * (a["metrics"][key] - b["metrics"][key])
+    return f"{label}: {key.upper() if key == 'acc' else key} {round(delta):+d} points".replace("-", "−")
+
+
+def timing_table(result):
+    """Seconds per training epoch and for each Fisher diagonal, task by task, from a results file's timings."""
+    t, epochs = result["timings"], result["config"]["epochs"]
+    rows = []
+    for k, train_s in enumerate(t["train_s"]):
+        epoch_s = train_s / epochs
+        fisher_s = t["fisher_s"][k] if k < len(t["fisher_s"]) else None
+        rows.append([f"task {k + 1}", f"{epoch_s:.1f}", "—" if fisher_s is None else f"{fisher_s:.2f}",
+                     "—" if fisher_s is None else f"{fisher_s / epoch_s:.3f}"])
+    return _md(markdown_table(["", "one training epoch (s)", "Fisher diagonal (s)", "Fisher / epoch"], rows))
+
+
+def _bench_note(b: dict) -> str:
+    return (f"\n\n*{b['arch']}, batch {b['batch_size']}, median of {b['rounds']} interleaved rounds on "
+            f"{b['cpu_count']} CPUs (load {b['load_before']:.1f} → {b['load_after']:.1f}).*")
+
+
+def penalty_bench_table(b: dict):
+    """Train-step time (ms) by number of consolidated tasks K, from ``ewc.bench.bench_penalty``'s dict."""
+    rows = [[k, f"{b['step_ms_none']:.1f}", f"{b[f'step_ms_online_k{k}']:.1f} ({b[f'ratio_online_k{k}']:.2f}×)",
+             f"{b[f'step_ms_all_k{k}']:.1f} ({b[f'ratio_all_k{k}']:.2f}×)"] for k in b["ks"]]
+    table = markdown_table(["consolidated tasks K", "no penalty (ms/step)", "online EWC (ms/step, × none)",
+                            "per-task sum (ms/step, × none)"], rows)
+    return _md(table + _bench_note(b))
+
+
+def fisher_bench_table(b: dict, config=None):
+    """Throughput of the fast Fisher, the per-example loop and a training pass, from ``ewc.bench.bench_fisher``;
+    with ``config``, also one Fisher diagonal as a fraction of one training epoch of that configuration."""
+    rows = [["fast Fisher diagonal", f"{b['fast_samples_per_s']:.0f}", f"{b['fisher_samples']}"],
+            ["per-example loop (reference)", f"{b['loop_samples_per_s']:.0f}", f"{b['loop_samples']}"],
+            ["training pass (compiled step)", f"{b['train_samples_per_s']:.0f}", f"{b['train_samples']}"]]
+    table = markdown_table(["", "images per second", "images timed"], rows)
+    lines = [f"The fast path is {b['speedup_vs_loop']:.0f}× the loop; per image, a Fisher costs "
+             f"{b['cost_vs_train_pass']:.2f}× a training step."]
+    if config is not None:
+        share = b["cost_vs_train_pass"] * config.fisher_samples / config.train_size
+        lines.append(f"With profile `{config.profile}` ({config.fisher_samples} Fisher images, {config.train_size} "
+                     f"training images per epoch) one Fisher diagonal costs about {100 * share:.0f} % of one epoch.")
+    return _md(table + _bench_note(b) + "\n\n" + " ".join(lines))
