@@ -1,0 +1,313 @@
+"""The book: chapter notebooks, the runner's refusals and failure handling, and the built HTML opened offline in
+headless Chromium (equations typeset, every image loaded, no request off the machine)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ewc import book
+from ewc.config import PARAMETERS, PROFILES, load_profile
+from ewc.errors import EwcError
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+RESULTS_CHAPTERS = ("results_no_penalty", "results_ewc_all", "results_ewc_previous")
+
+
+def run_book(*args, timeout=900):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-m", "ewc.book", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# --- notebooks ---------------------------------------------------------------------------------------------------
+
+
+def test_toc_lists_every_chapter_once_and_all_exist():
+    files = book.toc_files()
+    assert len(files) == len(set(files)) == 12
+    assert files[0].name == "intro.md" and files[-1].name == "appendix_a.ipynb"
+    on_disk = {p.name for p in (ROOT / "book").glob("*.ipynb")} | {p.name for p in (ROOT / "book").glob("*.md")}
+    assert on_disk == {p.name for p in files}, "every chapter file is in _toc.yml and vice versa"
+
+
+@pytest.mark.parametrize("name", list(book.chapter_notebooks()))
+def test_chapter_parameters_accept_every_profile_file(name):
+    """``papermill CHAPTER out.ipynb -f ewc/profiles/<p>.yaml`` works: every key of every profile is a parameter."""
+    declared = book.notebook_parameters(book.chapter_notebooks()[name])
+    for profile in PROFILES:
+        assert set(load_profile(profile)) <= set(declared), profile
+    assert declared["profile"]["default"] == '"quick"'
+    assert set(declared) - set(PARAMETERS) <= {"reuse_results", "modes", "lam_factors", "extra_seeds", "archs",
+                                               "permutations"}
+
+
+@pytest.mark.parametrize("name", list(book.chapter_notebooks()))
+def test_chapter_notebook_shape(name):
+    """One parameters cell (first code cell), stable checked lines, no errors or smoke runs committed."""
+    nb = nbformat.read(book.chapter_notebooks()[name], as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and code[0] is tagged[0]
+    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in code)
+    for cell in code:
+        assert not [o for o in cell.get("outputs", []) if o.output_type == "error"], "a committed error output"
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            assert re.search(r'^profile = "quick"$', cell.source, re.M), "the published book is the quick profile"
+
+
+# --- the runner ---------------------------------------------------------------------------------------------------
+
+
+def test_runner_refuses_unknown_chapter_and_parameter():
+    bad = run_book("--chapters", "no_such_chapter")
+    assert bad.returncode == 2 and "unknown chapter(s): no_such_chapter" in bad.stderr
+    bad = run_book("--chapters", "results_ewc_all", "-p", "lamda=3")
+    assert bad.returncode == 2 and "unknown parameter(s) lamda for chapter results_ewc_all" in bad.stderr
+    bad = run_book("--chapters", "results_ewc_all", "-p", "lam=-1")
+    assert bad.returncode == 2 and "lam must be >= 0" in bad.stderr
+    bad = run_book("--chapters", "appendix_a", "--no-execute")
+    assert bad.returncode == 2
+
+
+def test_parse_params_reads_yaml_values():
+    assert book.parse_params(["lam=500", "mlp_hidden=[64, 64]", "permutation=block"]) == {
+        "lam": 500, "mlp_hidden": [64, 64], "permutation": "block"}
+    with pytest.raises(EwcError):
+        book.parse_params(["lam"])
+
+
+def test_failing_chapter_stops_the_book_and_keeps_the_previous_html(tmp_path, monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell('profile = "quick"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("raise RuntimeError('chapter exploded')")]
+    chapter = tmp_path / "broken_chapter.ipynb"
+    nbformat.write(nb, chapter)
+    before = chapter.read_bytes()
+    html = tmp_path / "html"
+    html.mkdir()
+    (html / "index.html").write_text("previous book")
+    monkeypatch.setattr(book, "chapter_notebooks", lambda: {"broken_chapter": chapter})
+
+    status = book.main_book(profile="smoke", html_dir=str(html), progress=False)
+
+    assert status == 1
+    assert (html / "index.html").read_text() == "previous book"  # not replaced by a partial build
+    assert chapter.read_bytes() == before  # the chapter keeps its last complete run
+    error_nb = nbformat.read(book.CHAPTER_RUNS / "broken_chapter.ipynb", as_version=4)
+    assert any(o.get("evalue") == "chapter exploded" for c in error_nb.cells for o in c.get("outputs", []))
+
+
+def test_failing_chapter_message_names_chapter_and_error_notebook(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell('profile = "quick"', metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("1 / 0")]
+    nbformat.write(nb, tmp_path / "ch.ipynb")
+    with pytest.raises(book.ChapterError, match=r"chapter ch failed \(ZeroDivisionError.*error notebook: "
+                                                r"_build/chapters/ch\.ipynb"):
+        book.execute_chapter("ch", tmp_path / "ch.ipynb", {"profile": "smoke"}, progress=False)
+
+
+def test_offsite_scanner(tmp_path):
+    (tmp_path / "a.html").write_text(
+        '<script src="_static/x.js"></script><link href="https://cdn.example/x.css" rel="stylesheet">'
+        '<img src="//cdn.example/i.png"><img src="data:image/png;base64,AA"><a href="https://doi.org/1">doi</a>'
+        '<img srcset="a.png 1x, http://x.example/b.png 2x">')
+    (tmp_path / "s.css").write_text('@import "https://fonts.example/f.css"; .a { background: url(img/ok.png) }')
+    found = book.offsite_references(tmp_path)
+    assert len(found) == 4 and all("example" in f for f in found)
+
+
+# --- the built book in a browser ----------------------------------------------------------------------------------
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol on a pipe (fds 3 and 4): no extra dependency."""
+
+    def __init__(self, exe: str, profile_dir: Path):
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+
+        def wire_fds():  # in the child: the protocol's fixed descriptors
+            os.dup2(to_browser_r, 3)
+            os.dup2(from_browser_w, 4)
+
+        args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe", "--no-first-run",
+                "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+                '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost', "--proxy-server=127.0.0.1:9",
+                f"--user-data-dir={profile_dir}", "--window-size=1280,1800", "about:blank"]
+        self.proc = subprocess.Popen(args, pass_fds=(3, 4), preexec_fn=wire_fds, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer, self._next_id, self.events = b"", 0, []
+        target = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
+        self.session = self.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)["sessionId"]
+        for domain in ("Page", "Network", "Runtime"):
+            self.call(f"{domain}.enable", session=True)
+
+    def _read_message(self, deadline: float) -> dict:
+        import select
+
+        while b"\0" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no answer from Chromium")
+            if not select.select([self._from_browser], [], [], min(remaining, 1.0))[0]:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"Chromium exited with status {self.proc.returncode}")
+                continue
+            chunk = os.read(self._from_browser, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed the DevTools pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def call(self, method: str, session: bool = False, timeout: float = 60, **params) -> dict:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_for(self, event: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        for i, e in enumerate(self.events):
+            if e.get("method") == event:
+                return self.events.pop(i)
+        while True:
+            e = self._read_message(deadline)
+            if e.get("method") == event:
+                return e
+            self.events.append(e)
+
+    def open(self, url: str) -> None:
+        self.events.clear()
+        self.call("Page.navigate", session=True, url=url)
+        self.wait_for("Page.loadEventFired")
+
+    def evaluate(self, expression: str, timeout: float = 60):
+        result = self.call("Runtime.evaluate", session=True, timeout=timeout, expression=expression,
+                           awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"]["value"]
+
+    def requests(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+
+    def failed_loads(self) -> list[str]:
+        return [e["params"].get("errorText", "") for e in self.events if e.get("method") == "Network.loadingFailed"]
+
+    def screenshot(self, path: Path) -> None:
+        import base64
+
+        height = min(int(self.evaluate("document.documentElement.scrollHeight")), 12000)
+        self.call("Emulation.setDeviceMetricsOverride", session=True, width=1280, height=height, deviceScaleFactor=1,
+                  mobile=False)
+        data = self.call("Page.captureScreenshot", session=True, format="png")["data"]
+        self.call("Emulation.clearDeviceMetricsOverride", session=True)
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close", timeout=10)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        os.close(self._to_browser)
+        os.close(self._from_browser)
+
+
+PAGE_REPORT = """(async () => {
+  for (const img of document.images) img.loading = 'eager';
+  const settle = (img) => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; });
+  const timeout = new Promise(r => setTimeout(r, 20000));
+  await Promise.race([Promise.all([...document.images].map(settle)), timeout]);
+  const mj = window.MathJax && window.MathJax.startup && window.MathJax.startup.promise;
+  if (mj) await Promise.race([mj, timeout]);
+  return {
+    math: document.querySelectorAll('.math').length,
+    typeset: document.querySelectorAll('.math mjx-container svg').length,
+    mathErrors: document.querySelectorAll('mjx-merror').length,
+    images: [...document.images].map(i => [i.getAttribute('src'), i.naturalWidth]),
+    figures: document.querySelectorAll('.cell_output img').length,
+    tables: document.querySelectorAll('.cell_output table').length,
+  };
+})()"""
+
+
+@pytest.fixture(scope="module")
+def built_html(tmp_path_factory):
+    """The book built from the committed notebooks (no execution) into a temporary directory."""
+    html = tmp_path_factory.mktemp("book") / "html"
+    proc = run_book("--no-execute", "--html-dir", str(html))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return html
+
+
+def test_built_book_has_every_chapter_and_stays_on_the_machine(built_html):
+    assert (built_html / "index.html").is_file()
+    for chapter in book.toc_files():
+        assert (built_html / chapter.relative_to(ROOT).with_suffix(".html")).is_file(), chapter
+    assert book.offsite_references(built_html) == []
+    # An independent, cruder scan: no src/href to http(s) or // on script, link or img tags.
+    pattern = re.compile(r"<(script|link|img)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:|//)", re.I)
+    offenders = [p.name for p in built_html.rglob("*.html") if pattern.search(p.read_text(errors="replace"))]
+    assert offenders == []
+    assert (built_html / "_static" / "mathjax" / "tex-svg.js").is_file()
+
+
+@pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
+def test_built_book_renders_offline_in_chromium(built_html, tmp_path):
+    browser = Browser(chromium(), tmp_path / "chromium-profile")
+    reports = {}
+    try:
+        for chapter in book.toc_files():
+            page = built_html / chapter.relative_to(ROOT).with_suffix(".html")
+            browser.open(page.as_uri())
+            reports[chapter.stem] = report = browser.evaluate(PAGE_REPORT)
+            off_machine = [u for u in browser.requests() if not u.startswith(("file:", "data:", "blob:", "about:"))]
+            assert off_machine == [], f"{chapter.stem} requested {off_machine}"
+            assert browser.failed_loads() == [], f"{chapter.stem}: a local resource failed to load"
+            assert report["typeset"] >= report["math"], f"{chapter.stem}: equations not typeset: {report}"
+            assert report["mathErrors"] == 0, chapter.stem
+            assert all(width > 0 for _, width in report["images"]), f"{chapter.stem}: image not loaded {report}"
+            if chapter.stem == "results_ewc_all":
+                ARTIFACTS.mkdir(exist_ok=True)
+                browser.screenshot(ARTIFACTS / "book-results_ewc_all.png")
+    finally:
+        browser.close()
+    assert reports["background"]["typeset"] >= 10, "the Background chapter's equations"
+    for name in RESULTS_CHAPTERS:  # each results chapter shows its figure, its table and its metrics
+        assert reports[name]["figures"] >= 1 and reports[name]["tables"] >= 1, (name, reports[name])
+    assert (ARTIFACTS / "book-results_ewc_all.png").stat().st_size > 10_000
