@@ -13,6 +13,7 @@ EPILOG = """examples:
   python -m ewc run --profile smoke --mode ewc-all --out /tmp/r.json
   python -m ewc run --profile quick --mode none --tasks 3 --epochs 2 --out results/mine.json
   python -m ewc plot /tmp/r.json --out /tmp/r.png
+  python -m ewc book                                   # execute every chapter (quick profile), build the HTML
 
 profiles: smoke (seconds, for tests), quick (the book's default, minutes on a CPU),
 paper (the report's Appendix A: 5 tasks x 30 epochs, batch 64, Adam 1e-4, lambda 200, hours: use a GPU)."""
@@ -120,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", help="a results JSON written by 'run'")
     p.add_argument("--out", required=True, help="image to write (.png, .svg, .pdf)")
     p.set_defaults(func=cmd_plot)
+
+    from ewc.book import add_book_command  # light: papermill and jupyter-book are imported when it runs
+
+    add_book_command(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ewc import checkpoint as ckpt
 from ewc import results as res
