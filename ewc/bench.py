@@ -1,0 +1,344 @@
+"""Benchmarks: ``python -m ewc bench {fisher,penalty,train} [--json] [--size smoke|full]``.
+
+Each bench prints one JSON object (``--json``) or a short table, measured in one run: the variants it compares are
+timed in interleaved rounds (so a change in a shared CPU's load hits them alike), each figure is the median over
+rounds after one warm-up call (which compiles), and every ratio is the quotient of two figures of the same run.
+All variants see the same real MNIST images (the first N training digits) at the same batch size.
+
+* ``fisher``  -- the fast Fisher (``ewc.fisher.fisher_diagonal``, empirical, batch 256) against the obvious exact
+  method (one compiled backward pass per example, squared, accumulated) and against one training pass over the
+  same images with the trainer's compiled step.
+* ``penalty`` -- the trainer's train step with no penalty, and with ``ewc-online`` / ``ewc-all`` holding K = 1, 5
+  and 20 consolidated tasks (random non-negative Fishers and anchors): ms per step and the ratios to no penalty.
+* ``train``   -- a training pass with plain Keras (``compile`` + ``fit``, no XLA: the report's way) against
+  ``SequentialTrainer.train_epoch`` without a penalty, and with ``ewc-online`` / ``ewc-all`` at K = 5.
+
+Sizes: ``full`` is the report's Appendix A CNN with the ``paper`` profile's settings (batch 64, Adam 1e-4, lambda
+200), a few minutes on a 2-core CPU; ``smoke`` is the ``smoke`` profile's tiny MLP on a few hundred images, seconds,
+for the tests. ``TARGETS`` are the issues' goals for ``full``; at ``smoke`` they are reported but mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+FISHER_BATCH = 256  # fisher_diagonal's default: the batch a consolidation uses
+KS = (1, 5, 20)  # consolidated tasks in the penalty bench
+TRAIN_K = 5  # consolidated tasks in the train bench
+
+
+@dataclass(frozen=True)
+class BenchSize:
+    """How big one bench run is."""
+
+    profile: str  # the RunConfig profile giving the model and training settings
+    fisher_samples: int  # images for the fast Fisher and the training pass it is compared with (a multiple of 256)
+    loop_samples: int  # images for the per-example loop (one backward pass each: slow)
+    train_samples: int  # images per round of the train bench (a multiple of the batch size: no ragged batch)
+    penalty_steps: int  # train steps per round of the penalty bench
+    rounds: int  # timed rounds; every figure is the median over them
+
+
+SIZES = {
+    "smoke": BenchSize("smoke", fisher_samples=256, loop_samples=16, train_samples=256, penalty_steps=4, rounds=3),
+    "full": BenchSize("paper", fisher_samples=1024, loop_samples=32, train_samples=1024, penalty_steps=6, rounds=5),
+}
+
+#: The issues' goals (for ``full``): key -> (">=" or "<=", bound).
+TARGETS = {
+    "fisher": {"speedup_vs_loop": (">=", 20.0), "cost_vs_train_pass": ("<=", 1.5)},
+    "penalty": {f"ratio_online_k{k}": ("<=", 1.10) for k in KS},
+    "train": {"speedup_vs_fit": (">=", 2.5), "online_k5_vs_plain": (">=", 0.90)},
+}
+
+
+def bench_fisher(size: str = "full", mnist=None) -> dict:
+    """Fast Fisher vs the per-example loop vs one training pass, on the same model and images.
+
+    Returns the JSON dict: ``fast_samples_per_s``, ``loop_samples_per_s``, ``train_samples_per_s`` (images/s),
+    ``speedup_vs_loop`` = fast / loop, ``cost_vs_train_pass`` = Fisher seconds / training-pass seconds for the same
+    number of images = train / fast; plus the run's facts, ``targets`` and ``meets_targets``.
+    """
+    from ewc.fisher import fisher_diagonal
+    from ewc.train import as_model_input
+
+    s, config, mnist, load = _setup(size, mnist)
+    x, y = _images(mnist, s.fisher_samples)
+    trainer = _trainer(config)
+    model, n, n_loop = trainer.model, s.fisher_samples, s.loop_samples
+    loop = per_example_fisher(model)
+    batches = _batches(x, y, config.batch_size)
+
+    def fast():
+        fisher_diagonal(model, as_model_input(x), y, kind="empirical", batch_size=FISHER_BATCH)
+
+    rounds = _timed_rounds(
+        {
+            "fast": fast,
+            "loop": lambda: loop(as_model_input(x[:n_loop]), y[:n_loop]),
+            "train": lambda: _train_steps(trainer, batches),
+        },
+        s.rounds,
+    )
+    seconds = _medians(rounds)
+    fast_sps, loop_sps, train_sps = n / seconds["fast"], n_loop / seconds["loop"], n / seconds["train"]
+    figures = {
+        "fast_samples_per_s": fast_sps,
+        "loop_samples_per_s": loop_sps,
+        "train_samples_per_s": train_sps,
+        "speedup_vs_loop": fast_sps / loop_sps,
+        "cost_vs_train_pass": train_sps / fast_sps,
+    }
+    facts = {"fisher_batch": FISHER_BATCH, "fisher_samples": n, "loop_samples": n_loop, "train_samples": n}
+    return _report("fisher", size, config, figures, facts, load, rounds)
+
+
+def bench_penalty(size: str = "full", mnist=None) -> dict:
+    """Train-step time without a penalty and with ``ewc-online`` / ``ewc-all`` at K = 1, 5, 20 consolidated tasks.
+
+    Returns the JSON dict: ``step_ms_none``, ``step_ms_online_k{K}``, ``step_ms_all_k{K}`` (ms per compiled train
+    step), ``ratio_online_k{K}`` / ``ratio_all_k{K}`` (= step_ms_... / step_ms_none); plus the run's facts, ``targets``
+    and ``meets_targets``.
+    """
+    s, config, mnist, load = _setup(size, mnist)
+    x, y = _images(mnist, s.penalty_steps * config.batch_size)
+    trainers, tasks_held = {"none": _trainer(config)}, {}
+    for k in KS:  # ewc-all holds tasks - 1 slots, so it is built for k + 1 tasks
+        for name, trainer in ((f"online_k{k}", _trainer(config, "ewc-online")),
+                              (f"all_k{k}", _trainer(config, "ewc-all", tasks=k + 1))):
+            trainers[name], tasks_held[trainer] = trainer, k
+    _consolidate_random(tasks_held)
+    batches = _batches(x, y, config.batch_size)
+    rounds = _timed_rounds({name: _bind(_train_steps, t, batches) for name, t in trainers.items()}, s.rounds)
+    seconds = _medians(rounds)
+    ms = {name: 1000 * sec / len(batches) for name, sec in seconds.items()}
+    figures = {f"step_ms_{name}": v for name, v in ms.items()}
+    figures.update({f"ratio_{name}": v / ms["none"] for name, v in ms.items() if name != "none"})
+    return _report("penalty", size, config, figures, {"steps_per_round": len(batches), "ks": list(KS)}, load, rounds)
+
+
+def bench_train(size: str = "full", mnist=None) -> dict:
+    """A training pass with plain Keras ``fit`` (no XLA) vs ``SequentialTrainer.train_epoch`` (none, online, all).
+
+    Returns the JSON dict: ``fit_samples_per_s``, ``trainer_samples_per_s``, ``trainer_online_k5_samples_per_s``,
+    ``trainer_all_k5_samples_per_s`` (images/s), ``speedup_vs_fit`` = trainer / fit, ``online_k5_vs_plain`` =
+    trainer_online_k5 / trainer; plus the run's facts, ``targets`` and ``meets_targets``.
+    """
+    import keras
+
+    from ewc.model import build_model
+    from ewc.train import Task, as_model_input
+
+    s, config, mnist, load = _setup(size, mnist)
+    x, y = _images(mnist, s.train_samples)
+    task = Task(x, y, x[:1], y[:1])
+    plain, online = _trainer(config), _trainer(config, "ewc-online")
+    every = _trainer(config, "ewc-all", tasks=TRAIN_K + 1)
+    _consolidate_random({online: TRAIN_K, every: TRAIN_K})
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config.arch, config.mlp_hidden)  # the report's way: compile + fit, no XLA
+    model.compile(keras.optimizers.Adam(config.lr), "sparse_categorical_crossentropy", jit_compile=False)
+    x_float = as_model_input(x).numpy()  # (N, 28, 28, 1) float32 in [0, 1], made once as a Keras user would
+    rng = np.random.default_rng(config.seed)
+
+    def fit():
+        model.fit(x_float, y, batch_size=config.batch_size, epochs=1, shuffle=True, verbose=0)
+
+    rounds = _timed_rounds(
+        {
+            "fit": fit,
+            "trainer": lambda: plain.train_epoch(task, rng),
+            "online": lambda: online.train_epoch(task, rng),
+            "all": lambda: every.train_epoch(task, rng),
+        },
+        s.rounds,
+    )
+    sps = {name: s.train_samples / sec for name, sec in _medians(rounds).items()}
+    figures = {
+        "fit_samples_per_s": sps["fit"],
+        "trainer_samples_per_s": sps["trainer"],
+        f"trainer_online_k{TRAIN_K}_samples_per_s": sps["online"],
+        f"trainer_all_k{TRAIN_K}_samples_per_s": sps["all"],
+        "speedup_vs_fit": sps["trainer"] / sps["fit"],
+        f"online_k{TRAIN_K}_vs_plain": sps["online"] / sps["trainer"],
+    }
+    return _report("train", size, config, figures, {"train_samples": s.train_samples, "k": TRAIN_K}, load, rounds)
+
+
+BENCHES: dict[str, Callable[..., dict]] = {"fisher": bench_fisher, "penalty": bench_penalty, "train": bench_train}
+
+
+def per_example_fisher(model) -> Callable:
+    """The obvious exact empirical Fisher: one compiled backward pass per example, squared, accumulated.
+
+    The returned function maps images (N, 28, 28, 1) float32 and labels (N,) to one float32 array per trainable
+    variable: (1/N) sum_j (d -log p(y_j | x_j) / d theta)^2, dropout off (the book's eq. Fisher).
+    """
+    import tensorflow as tf
+
+    variables = model.trainable_variables
+
+    @tf.function
+    def squared_grads(x1, y1):  # one image (28, 28, 1), one label ()
+        with tf.GradientTape() as tape:
+            loss = -tf.math.log(model(x1[None], training=False)[0, y1])
+        return [tf.square(g) for g in tape.gradient(loss, variables)]
+
+    def fisher(x, y) -> list[np.ndarray]:
+        y = tf.constant(np.asarray(y), tf.int32)
+        totals = [tf.zeros_like(v) for v in variables]
+        for j in range(int(x.shape[0])):
+            totals = [t + g2 for t, g2 in zip(totals, squared_grads(x[j], y[j]))]
+        return [(t / int(x.shape[0])).numpy() for t in totals]
+
+    return fisher
+
+
+def add_parser(sub) -> None:
+    """Register ``bench`` on the CLI's subparsers (the object ``add_subparsers`` returned)."""
+    p = sub.add_parser("bench", help="time the fast Fisher, the penalties or the trainer (one JSON object with --json)",
+                       description="Time one part of the package against its obvious alternative, in one run, "
+                       "interleaved, medians over rounds; ratios are quotients of figures of the same run.")
+    p.add_argument("which", choices=tuple(BENCHES), help="fisher: fast Fisher vs per-example loop vs a training pass; "
+                   "penalty: train step with ewc-online/ewc-all at K=1,5,20 vs none; train: our trainer vs Keras fit")
+    p.add_argument("--size", choices=tuple(SIZES), default="full",
+                   help="full: the Appendix A CNN, minutes (default); smoke: a tiny MLP, seconds (for tests)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--mnist", help="an explicit mnist.npz (Keras layout)")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    """Run the bench ``args.which`` at ``args.size``; print its JSON (``args.json``) or its table."""
+    from ewc.data import load_mnist
+
+    result = BENCHES[args.which](args.size, load_mnist(getattr(args, "mnist", None)))
+    print(json.dumps(result, indent=1, allow_nan=False) if args.json else format_table(result))
+    return 0
+
+
+def format_table(result: dict) -> str:
+    """A few human lines: the figures, then each target and whether it is met."""
+    lines = [f"{result['bench']} bench, {result['size']} ({result['arch']}, batch {result['batch_size']}, "
+             f"median of {result['rounds']} interleaved rounds, load {result['load_before']:.1f} -> "
+             f"{result['load_after']:.1f} on {result['cpu_count']} CPUs)"]
+    lines += [f"  {key:34s} {value:10.3f}" for key, value in result.items() if isinstance(value, float)
+              and not key.startswith("load_")]
+    for key, target in result["targets"].items():
+        verdict = "met" if result["meets_targets"][key] else "MISSED"
+        lines.append(f"  target {key} {target}: {result[key]:.3f} {verdict}")
+    return "\n".join(lines)
+
+
+# --- plumbing ---------------------------------------------------------------------------------------------------
+
+
+def _setup(size: str, mnist):
+    """(BenchSize, its RunConfig with mode none, the digits, the 1-minute load average now)."""
+    from ewc.config import make_config
+    from ewc.data import load_mnist
+    from ewc.errors import ConfigError
+
+    if size not in SIZES:
+        raise ConfigError(f"unknown bench size {size!r}; choose from {', '.join(SIZES)}")
+    s = SIZES[size]
+    mnist = load_mnist() if mnist is None else mnist
+    return s, make_config(s.profile, mode="none"), mnist, os.getloadavg()[0]
+
+
+def _images(mnist, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n training digits: images uint8 (n, 28, 28), labels int32 (n,)."""
+    return mnist.x_train[:n], mnist.y_train[:n].astype(np.int32)
+
+
+def _trainer(config, mode: str = "none", tasks: int | None = None):
+    from dataclasses import replace
+
+    from ewc.train import SequentialTrainer
+
+    return SequentialTrainer(replace(config, mode=mode, tasks=tasks or config.tasks))
+
+
+def _consolidate_random(trainers: dict) -> None:
+    """Consolidate ``k`` tasks into each trainer (a dict trainer -> k): per task, one random non-negative Fisher
+    (uniform [0, 1)) and anchors near the weights (+ N(0, 0.01^2)), shared by every trainer that takes that task."""
+    rng = np.random.default_rng(0)
+    first = next(iter(trainers))
+    weights = [v.numpy() for v in first.model.trainable_variables]
+    for task in range(max(trainers.values())):
+        fisher = [rng.random(w.shape, np.float32) for w in weights]
+        anchor = [w + 0.01 * rng.standard_normal(w.shape, np.float32) for w in weights]
+        for trainer, k in trainers.items():
+            if task < k:
+                trainer.consolidation.consolidate(fisher, anchor)
+
+
+def _batches(x: np.ndarray, y: np.ndarray, batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
+def _train_steps(trainer, batches) -> None:
+    """The trainer's compiled step over ``batches``, waiting for the last one to finish."""
+    for xb, yb in batches:
+        loss = trainer.train_step(xb, yb)
+    loss.numpy()
+
+
+def _bind(fn: Callable, *args) -> Callable[[], None]:
+    return lambda: fn(*args)
+
+
+def _timed_rounds(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Wall seconds of each variant (a callable that blocks until its work is done) in each round.
+
+    Each variant is called once to warm up (tracing, XLA compilation, allocations), then ``rounds`` rounds call every
+    variant once, in an order rotated each round so that no variant always follows the same one.
+    """
+    for fn in variants.values():
+        fn()
+    names, times = list(variants), {name: [] for name in variants}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            variants[name]()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def _medians(rounds: dict[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(t) for name, t in rounds.items()}
+
+
+def _report(bench: str, size: str, config, figures: dict, facts: dict, load_before: float, rounds: dict) -> dict:
+    """The JSON dict: the figures (floats), targets and verdicts, then the run's facts and every round's seconds."""
+    import tensorflow as tf
+
+    targets = TARGETS[bench]
+    meets = {key: bool(figures[key] >= bound if op == ">=" else figures[key] <= bound)
+             for key, (op, bound) in targets.items()}
+    return {
+        "bench": bench,
+        "size": size,
+        **figures,
+        "targets": {key: f"{op} {bound:g}" for key, (op, bound) in targets.items()},
+        "meets_targets": meets,
+        "all_targets_met": all(meets.values()),
+        "arch": config.arch if config.arch == "cnn" else f"mlp {list(config.mlp_hidden)}",
+        "batch_size": config.batch_size,
+        "rounds": SIZES[size].rounds,
+        **facts,
+        "cpu_count": os.cpu_count(),
+        # 1-minute load averages before and after: above cpu_count, other processes shared the CPU (noisier figures)
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "tensorflow": tf.__version__,
+        "round_seconds": rounds,  # per variant, in round order: their spread shows how noisy the medians are
+    }
