@@ -104,7 +104,7 @@ def run(config, reuse_results: bool, name: str | None = None, reload_published: 
     from ewc.experiment import run_experiment
 
     reuse_results = reuse_results or (reload_published and published(config))
-    return run_experiment(config, results_path(config, name), progress=False, reuse=reuse_results)
+    return run_experiment(config, results_path(config, name), progress=False, reuse=reuse_results, share_task1=True)
 
 
 def sweep_dir(config) -> Path:

@@ -59,3 +59,23 @@ def plot_task_examples(images_by_task: dict[str, np.ndarray], n: int = 6):
 def save_figure(fig, path) -> None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_seed_bands(results_by_mode: dict[str, list[dict]], ax=None, title: str | None = None):
+    """Per mode: the mean accuracy (%) over the tasks learned so far vs global epoch, averaged over the runs (seeds)
+    given, with a +-1 standard-deviation band. Returns the Axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for mode, runs in results_by_mode.items():
+        curves = np.array([[100 * np.mean([v for v in row if v is not None]) for row in r["accuracy"]] for r in runs])
+        mean, sd = curves.mean(axis=0), curves.std(axis=0)
+        epochs = np.arange(1, curves.shape[1] + 1)
+        ax.plot(epochs, mean, label=f"{MODE_TITLES.get(mode, mode)} (n={len(runs)})")
+        ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.25)
+    epochs_per_task = next(iter(results_by_mode.values()))[0]["config"]["epochs"]
+    for boundary in range(epochs_per_task, curves.shape[1], epochs_per_task):
+        ax.axvline(boundary + 0.5, color="0.85", linewidth=0.8, zorder=0)
+    ax.set(xlabel="epoch (global)", ylabel="mean accuracy over learned tasks (%)", ylim=(0, 100))
+    ax.legend(loc="lower left", fontsize="small")
+    ax.set_title(title or "Mean over seeds ± 1 sd")
+    return ax
