@@ -14,6 +14,7 @@ EPILOG = """examples:
   python -m ewc run --profile quick --mode none --tasks 3 --epochs 2 --out results/mine.json
   python -m ewc plot /tmp/r.json --out /tmp/r.png
   python -m ewc book                                   # execute every chapter (quick profile), build the HTML
+  python -m ewc bench train --json                     # our trainer vs plain model.fit (also: fisher, penalty)
 
 profiles: smoke (seconds, for tests), quick (the book's default, minutes on a CPU),
 paper (the report's Appendix A: 5 tasks x 30 epochs, batch 64, Adam 1e-4, lambda 200, hours: use a GPU)."""
@@ -122,8 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="image to write (.png, .svg, .pdf)")
     p.set_defaults(func=cmd_plot)
 
-    from ewc.book import add_book_command  # light: papermill and jupyter-book are imported when it runs
+    from ewc.bench import add_parser as add_bench_command  # both light: the heavy imports happen when they run
+    from ewc.book import add_book_command
 
+    add_bench_command(sub)
     add_book_command(sub)
     return parser
 
