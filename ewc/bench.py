@@ -48,7 +48,7 @@ class BenchSize:
 
 SIZES = {
     "smoke": BenchSize("smoke", fisher_samples=256, loop_samples=16, train_samples=256, penalty_steps=4, rounds=3),
-    "full": BenchSize("paper", fisher_samples=1024, loop_samples=32, train_samples=1024, penalty_steps=6, rounds=5),
+    "full": BenchSize("paper", fisher_samples=1024, loop_samples=32, train_samples=768, penalty_steps=4, rounds=7),
 }
 
 #: The issues' goals (for ``full``): key -> (">=" or "<=", bound).
@@ -300,13 +300,14 @@ def _timed_rounds(variants: dict[str, Callable[[], object]], rounds: int) -> dic
     """Wall seconds of each variant (a callable that blocks until its work is done) in each round.
 
     Each variant is called once to warm up (tracing, XLA compilation, allocations), then ``rounds`` rounds call every
-    variant once, in an order rotated each round so that no variant always follows the same one.
+    variant once, in a fresh (seeded) random order each round, so that no variant always runs first or after the same
+    one.
     """
     for fn in variants.values():
         fn()
-    names, times = list(variants), {name: [] for name in variants}
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
+    order, times = np.random.default_rng(0), {name: [] for name in variants}
+    for _ in range(rounds):
+        for name in order.permutation(list(variants)):
             t0 = time.perf_counter()
             variants[name]()
             times[name].append(time.perf_counter() - t0)
