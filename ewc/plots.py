@@ -38,8 +38,10 @@ def plot_accuracy(result: dict, ax=None, title: str | None = None):
     ax.set_ylim(0, 100)
     ax.set_xlim(0.5, len(acc) + 0.5)
     ax.legend(loc="lower left", fontsize="small", ncols=2)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     mode = MODE_TITLES.get(config["mode"], config["mode"])
-    ax.set_title(title or f"{mode} — profile '{config['profile']}', {config['arch']}, λ={config['lam']:g}")
+    lam = "" if config["mode"] == "none" else f", λ={config['lam']:g}"
+    ax.set_title(title or f"{mode} — profile '{config['profile']}', {config['arch']}{lam}")
     return ax
 
 
@@ -76,6 +78,7 @@ def plot_seed_bands(results_by_mode: dict[str, list[dict]], ax=None, title: str 
     for boundary in range(epochs_per_task, curves.shape[1], epochs_per_task):
         ax.axvline(boundary + 0.5, color="0.85", linewidth=0.8, zorder=0)
     ax.set(xlabel="epoch (global)", ylabel="mean accuracy over learned tasks (%)", ylim=(0, 100))
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="lower left", fontsize="small")
     ax.set_title(title or "Mean over seeds ± 1 sd")
     return ax
