@@ -1,12 +1,8 @@
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -14,10 +10,3 @@ def mnist():
     from ewc.data import load_mnist
 
     return load_mnist()
-
-
-def run_cli(*args, env=None, timeout=600):
-    """``python -m ewc ARGS`` in a subprocess from the repo root; returns the CompletedProcess."""
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "ewc", *args], cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_cli
+from helpers import ROOT, run_cli
 
 BAD_RUN_OPTIONS = {
     "negative lambda": (["--lam", "-1"], "lam must be >= 0"),

@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from ewc import data
 from ewc.errors import DataError

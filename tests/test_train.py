@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from ewc.config import make_config
 from ewc.results import metrics, task_matrix
