@@ -48,7 +48,7 @@ def test_chapter_parameters_accept_every_profile_file(name):
     for profile in PROFILES:
         assert set(load_profile(profile)) <= set(declared), profile
     assert declared["profile"]["default"] == '"quick"'
-    assert set(declared) - set(PARAMETERS) <= {"reuse_results", "modes", "lam_factors", "extra_seeds", "archs",
+    assert set(declared) - set(PARAMETERS) <= {"reuse_results", "modes", "lam_factors", "seeds", "sweep_arch", "archs",
                                                "permutations"}
 
 

@@ -114,8 +114,8 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     checkpoint = tmp_path / "killed.json.ckpt.npz"
     proc = subprocess.Popen(slow_smoke(out), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 300
-    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
+    while not (checkpoint.exists() and out.exists()) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)  # both written after task 1: the checkpoint, then the partial results
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert checkpoint.exists(), "the run ended before its first checkpoint"
