@@ -26,9 +26,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ewc.config import FISHER_KINDS as KINDS
 from ewc.errors import ConfigError
 
-KINDS = ("empirical", "expected", "sampled")
 _compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {kind: batch function}
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import keras
 
+from ewc.config import ARCHS
 from ewc.errors import ConfigError
 
-ARCHS = ("cnn", "mlp")
 CNN_PARAMETERS = 13_906_570  # Appendix A, counted by hand: 640 + 12544*1024+1024 + 1024*1024+1024 + 1024*10+10
 
 

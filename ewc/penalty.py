@@ -28,9 +28,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from ewc.config import MODES
 from ewc.errors import ConfigError
-
-MODES = ("none", "l2", "ewc-all", "ewc-previous", "ewc-online")
 
 
 class Consolidation:

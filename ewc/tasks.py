@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ewc.config import PERMUTATIONS as KINDS
 from ewc.errors import ConfigError
 
 SIDE = 28
 PIXELS = SIDE * SIDE
-KINDS = ("pixel", "block")
 
 
 def pixel_permutation(rng: np.random.Generator) -> np.ndarray:
