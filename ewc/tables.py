@@ -312,3 +312,25 @@ def fisher_bench_table(b: dict, config=None):
         lines.append(f"With profile `{config.profile}` ({config.fisher_samples} Fisher images, {config.train_size} "
                      f"training images per epoch) one Fisher diagonal costs about {100 * share:.0f} % of one epoch.")
     return _md(table + _bench_note(b) + "\n\n" + " ".join(lines))
+
+
+def report_comparison(runs: dict) -> object:
+    """The report's findings, as its text states them (its figures carry no tables), beside this run's numbers.
+
+    ``runs``: results by mode; needs ``none``, ``ewc-all`` and ``ewc-previous``.
+    """
+    none, every, previous = (runs[m]["task_matrix"] for m in ("none", "ewc-all", "ewc-previous"))
+    c = runs["none"]["config"]
+    final_all = every[-1]
+    rows = [
+        ["training per task", "30 epochs × 60,000 images, Adam 1e-4, λ = 200",
+         f"{c['epochs']} epochs × {c['train_size']:,} images, Adam {c['lr']:g}, λ = {c['lam']:g} (`{c['profile']}`)"],
+        ["no penalty: task 1 right after learning it", "almost 100 %", f"{pct(none[0][0])} %"],
+        ["no penalty: task 1 after task 2", "about 60 %", f"{pct(none[1][0])} %"],
+        ["EWC on every task: lowest task at the end", "high on all tasks", f"{pct(min(final_all))} %"],
+        ["EWC on every task: task 2 vs task 4 at the end", "task 2 above task 4",
+         f"{pct(final_all[1])} % vs {pct(final_all[3])} %" if len(final_all) > 3 else "—"],
+        ["EWC on the previous task: task 1 at the end", "degraded after 2–3 more tasks",
+         f"{pct(previous[-1][0])} % (EWC on every task: {pct(every[-1][0])} %)"],
+    ]
+    return _md(markdown_table(["", "report (Sörberg 2020, from its text)", "this run"], rows, "lll"))
