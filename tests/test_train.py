@@ -65,3 +65,16 @@ def test_online_and_all_train_alike(mnist):
     """Same gradient, so the same training, up to float32 rounding."""
     runs = [run(make_config("smoke", mode=m, tasks=3, epochs=1), mnist) for m in ("ewc-all", "ewc-online")]
     np.testing.assert_allclose(runs[0]["metrics"]["final"], runs[1]["metrics"]["final"], atol=0.02)
+
+
+def test_shared_task1_is_reused_and_changes_nothing(mnist, tmp_path):
+    """A run that takes task 1 from another mode's snapshot ends exactly where training it itself would."""
+    config = make_config("smoke", mode="ewc-all", tasks=2, epochs=1)
+    alone = run(config, mnist)
+    donor = run(make_config("smoke", mode="none", tasks=2, epochs=1), mnist, task1_cache=tmp_path)
+    assert not donor["task1_reused"] and len(list(tmp_path.glob("task1-*.npz"))) == 1
+    shared = run(config, mnist, task1_cache=tmp_path)
+    assert shared["task1_reused"] is True
+    assert shared["accuracy"] == alone["accuracy"] and shared["train_loss"] == alone["train_loss"]
+    other = run(make_config("smoke", mode="ewc-all", tasks=2, epochs=1, lr=2e-3), mnist, task1_cache=tmp_path)
+    assert other["task1_reused"] is False  # a different learning rate trains task 1 differently: no reuse
