@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ewc.errors import EwcError
+from ewc.files import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: _config.yml, _toc.yml, book/, results/
 BOOK_DIR = ROOT / "book"
@@ -238,9 +239,8 @@ def execute_chapter(name: str, path: Path, parameters: dict, progress: bool = Tr
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "hide-input" not in tags:
             cell.metadata["tags"] = tags + ["hide-input"]  # shown folded in the book, like the parameters cell
-    tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, "w") as f:
+        nbformat.write(nb, f)
     return path
 
 

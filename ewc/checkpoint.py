@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ewc.errors import ConfigError
+from ewc.files import atomic_write
 
 FORMAT = "ewc-checkpoint/1"
 
@@ -30,14 +30,8 @@ def save(path: str | os.PathLike, trainer, meta: dict, consolidation: bool = Tru
         arrays |= {f"anchor_{i}": a for i, a in enumerate(state["anchor"])}
     meta = {"format": FORMAT, "tasks_consolidated": state["tasks_consolidated"], **meta}
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
 
 
 def read_meta(path: str | os.PathLike) -> dict:

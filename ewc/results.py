@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ewc.errors import ConfigError
+from ewc.files import atomic_write
 
 FORMAT = "ewc-results/1"
 
@@ -75,16 +75,9 @@ def check_writable(path: str | os.PathLike) -> Path:
 
 def write_json_atomic(obj, path: str | os.PathLike) -> None:
     """Write JSON through a temporary file in the same directory and a rename: readers never see half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w") as f:
+        json.dump(obj, f, indent=1, allow_nan=False)
+        f.write("\n")
 
 
 def load_results(path: str | os.PathLike, require_complete: bool = True) -> dict:
