@@ -9,7 +9,8 @@ All variants see the same real MNIST images (the first N training digits) at the
   method (one compiled backward pass per example, squared, accumulated) and against one training pass over the
   same images with the trainer's compiled step.
 * ``penalty`` -- the trainer's train step with no penalty, and with ``ewc-online`` / ``ewc-all`` holding K = 1, 5
-  and 20 consolidated tasks (random non-negative Fishers and anchors): ms per step and the ratios to no penalty.
+  and 20 consolidated tasks (random non-negative Fishers and anchors), one K at a time: ms per step and the ratios
+  to no penalty.
 * ``train``   -- a training pass with plain Keras (``compile`` + ``fit``, no XLA: the report's way) against
   ``SequentialTrainer.train_epoch`` without a penalty, and with ``ewc-online`` / ``ewc-all`` at K = 5.
 
@@ -26,6 +27,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -48,7 +50,7 @@ class BenchSize:
 
 SIZES = {
     "smoke": BenchSize("smoke", fisher_samples=256, loop_samples=16, train_samples=256, penalty_steps=4, rounds=3),
-    "full": BenchSize("paper", fisher_samples=1024, loop_samples=32, train_samples=768, penalty_steps=4, rounds=7),
+    "full": BenchSize("paper", fisher_samples=1024, loop_samples=32, train_samples=768, penalty_steps=8, rounds=7),
 }
 
 #: The issues' goals (for ``full``): key -> (">=" or "<=", bound).
@@ -100,28 +102,38 @@ def bench_fisher(size: str = "full", mnist=None) -> dict:
     return _report("fisher", size, config, figures, facts, load, rounds)
 
 
-def bench_penalty(size: str = "full", mnist=None) -> dict:
-    """Train-step time without a penalty and with ``ewc-online`` / ``ewc-all`` at K = 1, 5, 20 consolidated tasks.
+def bench_penalty(size: str = "full", mnist=None, ks: tuple[int, ...] = KS) -> dict:
+    """Train-step time without a penalty and with ``ewc-online`` / ``ewc-all`` at K in ``ks`` consolidated tasks.
+
+    One K at a time: no penalty, online and per-task sum at K are interleaved, then that K's trainers are freed, so
+    memory follows the largest K (each consolidated task of ``ewc-all`` holds 2 x 13.9M float32 at ``full``, 111 MB).
+    ``step_ms_none`` is the median over the no-penalty rounds of every K.
 
     Returns the JSON dict: ``step_ms_none``, ``step_ms_online_k{K}``, ``step_ms_all_k{K}`` (ms per compiled train
     step), ``ratio_online_k{K}`` / ``ratio_all_k{K}`` (= step_ms_... / step_ms_none); plus the run's facts, ``targets``
     and ``meets_targets``.
     """
+    import gc
+
     s, config, mnist, load = _setup(size, mnist)
     x, y = _images(mnist, s.penalty_steps * config.batch_size)
-    trainers, tasks_held = {"none": _trainer(config)}, {}
-    for k in KS:  # ewc-all holds tasks - 1 slots, so it is built for k + 1 tasks
-        for name, trainer in ((f"online_k{k}", _trainer(config, "ewc-online")),
-                              (f"all_k{k}", _trainer(config, "ewc-all", tasks=k + 1))):
-            trainers[name], tasks_held[trainer] = trainer, k
-    _consolidate_random(tasks_held)
     batches = _batches(x, y, config.batch_size)
-    rounds = _timed_rounds({name: _bind(_train_steps, t, batches) for name, t in trainers.items()}, s.rounds)
+    none = _trainer(config)
+    rounds = {"none": []}
+    for k in ks:  # ewc-all holds tasks - 1 slots, so it is built for k + 1 tasks
+        group = {f"online_k{k}": _trainer(config, "ewc-online"), f"all_k{k}": _trainer(config, "ewc-all", tasks=k + 1)}
+        _consolidate_random({trainer: k for trainer in group.values()})
+        variants = {"none": none} | group
+        timed = _timed_rounds({name: _bind(_train_steps, t, batches) for name, t in variants.items()}, s.rounds)
+        rounds["none"] += timed.pop("none")
+        rounds.update(timed)
+        del group, variants
+        gc.collect()  # the compiled steps refer back to their trainers: free this K's state before the next
     seconds = _medians(rounds)
     ms = {name: 1000 * sec / len(batches) for name, sec in seconds.items()}
     figures = {f"step_ms_{name}": v for name, v in ms.items()}
     figures.update({f"ratio_{name}": v / ms["none"] for name, v in ms.items() if name != "none"})
-    return _report("penalty", size, config, figures, {"steps_per_round": len(batches), "ks": list(KS)}, load, rounds)
+    return _report("penalty", size, config, figures, {"steps_per_round": len(batches), "ks": list(ks)}, load, rounds)
 
 
 def bench_train(size: str = "full", mnist=None) -> dict:
@@ -133,7 +145,7 @@ def bench_train(size: str = "full", mnist=None) -> dict:
     """
     import keras
 
-    from ewc.model import build_model
+    from ewc.model import appendix_a_cnn, build_model
     from ewc.train import Task, as_model_input
 
     s, config, mnist, load = _setup(size, mnist)
@@ -144,7 +156,8 @@ def bench_train(size: str = "full", mnist=None) -> dict:
     _consolidate_random({online: TRAIN_K, every: TRAIN_K})
 
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config.arch, config.mlp_hidden)  # the report's way: compile + fit, no XLA
+    # the report's way: its code (Keras' MaxPooling2D), compile + fit, no XLA
+    model = appendix_a_cnn(keras_pooling=True) if config.arch == "cnn" else build_model(config.arch, config.mlp_hidden)
     model.compile(keras.optimizers.Adam(config.lr), "sparse_categorical_crossentropy", jit_compile=False)
     x_float = as_model_input(x).numpy()  # (N, 28, 28, 1) float32 in [0, 1], made once as a Keras user would
     rng = np.random.default_rng(config.seed)
@@ -213,16 +226,43 @@ def add_parser(sub) -> None:
                    help="full: the Appendix A CNN, minutes (default); smoke: a tiny MLP, seconds (for tests)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--mnist", help="an explicit mnist.npz (Keras layout)")
+    p.add_argument("--ks", type=int, nargs="+", metavar="K", help=f"penalty only: the numbers of consolidated tasks "
+                   f"(default {' '.join(map(str, KS))})")
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args) -> int:
     """Run the bench ``args.which`` at ``args.size``; print its JSON (``args.json``) or its table."""
     from ewc.data import load_mnist
+    from ewc.errors import ConfigError
 
-    result = BENCHES[args.which](args.size, load_mnist(getattr(args, "mnist", None)))
+    ks = getattr(args, "ks", None)
+    if ks is not None and (args.which != "penalty" or min(ks) < 1):
+        raise ConfigError("--ks applies to the penalty bench only, with K >= 1")
+    extra = {"ks": tuple(ks)} if ks else {}
+    result = BENCHES[args.which](args.size, load_mnist(getattr(args, "mnist", None)), **extra)
     print(json.dumps(result, indent=1, allow_nan=False) if args.json else format_table(result))
     return 0
+
+
+def run_isolated(which: str, size: str = "full", ks: tuple[int, ...] | None = None) -> dict:
+    """``python -m ewc bench WHICH --json`` in a fresh Python process; returns its JSON dict.
+
+    The book measures its benches this way because TensorFlow (2.21, Keras 3.15) keeps the variables of a model whose
+    optimizer ran inside a ``tf.function`` alive until the process ends, even after every Python reference is gone:
+    the benches' trainers would otherwise add up in one notebook kernel (5.4 GB for the penalty bench at K = 1, 5, 10).
+    """
+    import subprocess
+    import sys
+
+    from ewc.errors import EwcError
+
+    cmd = [sys.executable, "-m", "ewc", "bench", which, "--size", size, "--json"]
+    cmd += ["--ks", *map(str, ks)] if ks else []
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    if proc.returncode != 0:
+        raise EwcError(f"bench {which} failed: {(proc.stderr.strip().splitlines() or ['no message'])[-1]}")
+    return json.loads(proc.stdout)
 
 
 def format_table(result: dict) -> str:
@@ -322,7 +362,7 @@ def _report(bench: str, size: str, config, figures: dict, facts: dict, load_befo
     """The JSON dict: the figures (floats), targets and verdicts, then the run's facts and every round's seconds."""
     import tensorflow as tf
 
-    targets = TARGETS[bench]
+    targets = {key: target for key, target in TARGETS[bench].items() if key in figures}
     meets = {key: bool(figures[key] >= bound if op == ">=" else figures[key] <= bound)
              for key, (op, bound) in targets.items()}
     return {

@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -368,6 +369,7 @@ def main_book(profile: str = "quick", chapters: list[str] | None = None, execute
     from ewc.config import load_profile
 
     load_profile(profile)  # unknown profile -> ConfigError
+    started = time.time()
     params = dict(params or {})
     if "profile" in params or "reuse_results" in params:
         raise EwcError("give the profile with --profile and reuse with --reuse-results, not -p")
@@ -383,7 +385,36 @@ def main_book(profile: str = "quick", chapters: list[str] | None = None, execute
         raise EwcError("--chapters, -p and --reuse-results only apply when executing (drop --no-execute)")
     out = build_html(html_dir)
     print(f"built {_rel(out / 'index.html')} ({len(list(out.rglob('*.html')))} pages)", file=sys.stderr)
+    if execute and not chapters and not reuse_results and not params:
+        record_book_run(profile, time.time() - started)
     return 0
+
+
+def book_run_path(profile: str) -> Path:
+    """``results/<profile>/book-run.json``: the cost of the last complete ``python -m ewc book`` at ``profile``."""
+    return ROOT / "results" / profile / "book-run.json"
+
+
+def last_book_run(profile: str) -> dict | None:
+    """The record ``record_book_run`` wrote for ``profile``, or None."""
+    path = book_run_path(profile)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def record_book_run(profile: str, wall_s: float) -> dict:
+    """Write the cost of a complete book run (every chapter trained afresh, then the HTML): wall seconds and the peak
+    resident memory of this process and of any one of its children (the chapter kernels, the HTML build), MiB."""
+    import resource
+
+    from ewc.results import write_json_atomic
+
+    peak_kib = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    record = {"profile": profile, "wall_s": round(wall_s, 1), "peak_rss_mib": round(peak_kib / 1024, 1),
+              "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu_count": os.cpu_count(),
+              "load_avg_1min_at_end": os.getloadavg()[0]}
+    book_run_path(profile).parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(record, book_run_path(profile))
+    return record
 
 
 def add_book_command(subparsers) -> argparse.ArgumentParser:

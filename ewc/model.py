@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import keras
+from keras import ops
 
 from ewc.config import ARCHS
 from ewc.errors import ConfigError
@@ -11,15 +12,39 @@ from ewc.errors import ConfigError
 CNN_PARAMETERS = 13_906_570  # Appendix A, counted by hand: 640 + 12544*1024+1024 + 1024*1024+1024 + 1024*10+10
 
 
-def appendix_a_cnn() -> keras.Sequential:
-    """Exactly the report's Appendix A model (13,906,570 parameters)."""
+class MaxPool2x2(keras.layers.MaxPooling2D):
+    """``MaxPooling2D(pool_size=(2, 2))`` computed as a reshape (B, H/2, 2, W/2, 2, C) and a max over the two 2-axes.
+
+    The same function (H and W even, channels last), but its gradient is an elementwise mask that XLA fuses, where
+    Keras' pooling lowers to select-and-scatter: 28% of the Appendix A train step on this CPU (the issue #6 profile).
+    Gradients differ only on exact ties inside a window, which after a ReLU are zeros whose gradient is zero anyway.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(pool_size=(2, 2), **kwargs)
+
+    def call(self, inputs):
+        _, h, w, c = inputs.shape
+        return ops.max(ops.reshape(inputs, (-1, h // 2, 2, w // 2, 2, c)), axis=(2, 4))
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("pool_size", "strides", "padding", "data_format"):
+            config.pop(key, None)
+        return config
+
+
+def appendix_a_cnn(keras_pooling: bool = False) -> keras.Sequential:
+    """The report's Appendix A model (13,906,570 parameters), layer for layer; its max-pool is ``MaxPool2x2`` (the same
+    function, faster to train) unless ``keras_pooling`` asks for Keras' own ``MaxPooling2D`` (the report's code)."""
     layers = keras.layers
+    pool = layers.MaxPooling2D(pool_size=(2, 2), name="pool1") if keras_pooling else MaxPool2x2(name="pool1")
     return keras.Sequential(
         [
             keras.Input(shape=(28, 28, 1), name="input"),
             layers.Dropout(rate=0.2, name="dropout1"),
             layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv1-1"),
-            layers.MaxPooling2D(pool_size=(2, 2), name="pool1"),
+            pool,
             layers.Flatten(name="flatten"),
             layers.Dense(1024, activation="relu", name="fc1"),
             layers.Dropout(rate=0.5, name="dropout2"),

@@ -314,6 +314,32 @@ def fisher_bench_table(b: dict, config=None):
     return _md(table + _bench_note(b) + "\n\n" + " ".join(lines))
 
 
+def train_bench_table(b: dict):
+    """Training throughput of plain Keras ``fit`` and of the trainer, from ``ewc.bench.bench_train``'s dict."""
+    k = b["k"]
+    rows = [["Keras `compile` + `fit`, no XLA (the report's way)", f"{b['fit_samples_per_s']:.0f}", "1.00"],
+            ["trainer, no penalty", f"{b['trainer_samples_per_s']:.0f}", f"{b['speedup_vs_fit']:.2f}"],
+            [f"trainer, online EWC, K = {k}", f"{b[f'trainer_online_k{k}_samples_per_s']:.0f}",
+             f"{b[f'trainer_online_k{k}_samples_per_s'] / b['fit_samples_per_s']:.2f}"],
+            [f"trainer, per-task sum, K = {k}", f"{b[f'trainer_all_k{k}_samples_per_s']:.0f}",
+             f"{b[f'trainer_all_k{k}_samples_per_s'] / b['fit_samples_per_s']:.2f}"]]
+    table = markdown_table(["", "images per second", "× fit"], rows)
+    return _md(table + _bench_note(b) + f"\n\nOnline EWC at K = {k} trains at {b[f'online_k{k}_vs_plain']:.2f}× "
+               "the speed of no penalty.")
+
+
+def book_run_table(record: dict | None):
+    """The cost of the last complete ``python -m ewc book`` (``ewc.book.record_book_run``), or a note that none
+    was recorded."""
+    if record is None:
+        return _md("No complete run of the book has been recorded at this profile yet.")
+    rows = [["wall time", f"{record['wall_s'] / 60:.1f} min"],
+            ["peak resident memory (largest process)", f"{record['peak_rss_mib'] / 1024:.2f} GiB"],
+            ["finished", record["finished"]],
+            ["CPUs, 1-minute load at the end", f"{record['cpu_count']}, {record['load_avg_1min_at_end']:.1f}"]]
+    return _md(markdown_table([f"`python -m ewc book --profile {record['profile']}`", ""], rows))
+
+
 def report_comparison(runs: dict) -> object:
     """The report's findings, as its text states them (its figures carry no tables), beside this run's numbers.
 

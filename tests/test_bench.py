@@ -39,7 +39,9 @@ def check(result: dict, name: str) -> None:
         assert result["meets_targets"][key] == (result[key] >= bound if op == ">=" else result[key] <= bound)
     assert result["all_targets_met"] == all(result["meets_targets"].values())
     assert result["batch_size"] == 64 and result["arch"].startswith("mlp")
-    assert all(len(seconds) == result["rounds"] for seconds in result["round_seconds"].values())
+    for variant, seconds in result["round_seconds"].items():  # the penalty bench times no penalty once per K
+        groups = len(result["ks"]) if name == "penalty" and variant == "none" else 1
+        assert len(seconds) == result["rounds"] * groups, variant
     json.dumps(result, allow_nan=False)  # one valid JSON object
     assert name in bench.format_table(result)
 
@@ -66,3 +68,20 @@ def test_per_example_loop_matches_fast_fisher(mnist):
     x, y = as_model_input(mnist.x_train[:12]), mnist.y_train[:12]
     for slow, fast in zip(bench.per_example_fisher(model)(x, y), fisher_diagonal(model, x, y, kind="empirical")):
         np.testing.assert_allclose(slow, fast, rtol=1e-4, atol=1e-9)
+
+
+def test_isolated_penalty_bench_at_chosen_ks_reports_only_those():
+    """The book times K = 1, 8 in a process of its own (memory): the figures, facts and targets follow ``ks``."""
+    result = bench.run_isolated("penalty", "smoke", ks=(1, 3))
+    assert result["ks"] == [1, 3]
+    assert {k for k in result if k.startswith("step_ms_")} == {"step_ms_none"} | {
+        f"step_ms_{m}_k{k}" for m in ("online", "all") for k in (1, 3)}
+    assert set(result["targets"]) == {"ratio_online_k1"}  # the targets at K = 5 and 20 were not measured
+    assert len(result["round_seconds"]["none"]) == 2 * result["rounds"]  # no penalty is timed with each K
+
+
+@pytest.mark.parametrize("args", [["train", "--ks", "2"], ["penalty", "--ks", "0"]])
+def test_bench_ks_refused_where_it_means_nothing(args):
+    proc = run_cli("bench", *args, "--size", "smoke")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "--ks" in proc.stderr

@@ -1,14 +1,16 @@
 """The report's Appendix A CNN, layer by layer, and the MLP."""
 
 import keras
+import numpy as np
+import tensorflow as tf
 
-from ewc.model import build_model
+from ewc.model import MaxPool2x2, appendix_a_cnn, build_model
 
 
 def test_appendix_a_layers_and_parameter_count():
     model = build_model("cnn")
     summary = [(type(layer).__name__, layer.name) for layer in model.layers]
-    assert summary == [("Dropout", "dropout1"), ("Conv2D", "conv1-1"), ("MaxPooling2D", "pool1"),
+    assert summary == [("Dropout", "dropout1"), ("Conv2D", "conv1-1"), ("MaxPool2x2", "pool1"),
                        ("Flatten", "flatten"), ("Dense", "fc1"), ("Dropout", "dropout2"), ("Dense", "fc2"),
                        ("Dropout", "dropout3"), ("Dense", "output")]
     layers = {layer.name: layer for layer in model.layers}
@@ -16,7 +18,7 @@ def test_appendix_a_layers_and_parameter_count():
     conv = layers["conv1-1"]
     assert (conv.filters, conv.kernel_size, conv.padding) == (64, (3, 3), "same")
     assert conv.activation is keras.activations.relu
-    assert layers["pool1"].pool_size == (2, 2)
+    assert isinstance(layers["pool1"], keras.layers.MaxPooling2D) and layers["pool1"].pool_size == (2, 2)
     assert [layers[n].units for n in ("fc1", "fc2", "output")] == [1024, 1024, 10]
     assert layers["output"].activation is keras.activations.softmax
     assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
@@ -28,3 +30,30 @@ def test_mlp_shape_and_count():
     model = build_model("mlp", (400, 400))
     assert model.count_params() == (784 * 400 + 400) + (400 * 400 + 400) + (400 * 10 + 10)
     assert model.output_shape == (None, 10)
+
+
+def test_report_pooling_variant_has_keras_maxpool_and_same_weights():
+    ours, report = appendix_a_cnn(), appendix_a_cnn(keras_pooling=True)
+    assert type(report.get_layer("pool1")) is keras.layers.MaxPooling2D
+    assert [v.shape for v in ours.trainable_variables] == [v.shape for v in report.trainable_variables]
+
+
+def test_maxpool2x2_equals_keras_maxpooling_values_and_gradients():
+    """Same outputs and same input gradients as Keras' MaxPooling2D, on continuous inputs (no ties) and after a ReLU
+    (ties at zero, whose gradient the ReLU zeroes either way)."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(3, 28, 28, 5)).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(3, 14, 14, 5)).astype(np.float32))
+    for pre in (tf.identity, tf.nn.relu):
+        grads, outs = [], []
+        for layer in (MaxPool2x2(), keras.layers.MaxPooling2D(pool_size=(2, 2))):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                out = layer(pre(x))
+                loss = tf.reduce_sum(out * upstream)
+            outs.append(out.numpy())
+            grads.append(tape.gradient(loss, x).numpy())
+        np.testing.assert_array_equal(outs[0], outs[1])
+        np.testing.assert_array_equal(grads[0], grads[1])
+    windows = tf.nn.relu(x).numpy().reshape(3, 14, 2, 14, 2, 5).max(axis=(2, 4))
+    assert (windows == 0).mean() > 0.03  # the ReLU case really had all-zero windows (ties)
