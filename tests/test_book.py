@@ -49,7 +49,7 @@ def test_chapter_parameters_accept_every_profile_file(name):
         assert set(load_profile(profile)) <= set(declared), profile
     assert declared["profile"]["default"] == '"quick"'
     assert set(declared) - set(PARAMETERS) <= {"reuse_results", "modes", "lam_factors", "seeds", "sweep_arch", "archs",
-                                               "permutations"}
+                                               "permutations", "l2_lam"}
 
 
 @pytest.mark.parametrize("name", list(book.chapter_notebooks()))
