@@ -11,8 +11,9 @@ All variants see the same real MNIST images (the first N training digits) at the
 * ``penalty`` -- the trainer's train step with no penalty, and with ``ewc-online`` / ``ewc-all`` holding K = 1, 5
   and 20 consolidated tasks (random non-negative Fishers and anchors), one K at a time: ms per step and the ratios
   to no penalty.
-* ``train``   -- a training pass with plain Keras (``compile`` + ``fit``, no XLA: the report's way) against
-  ``SequentialTrainer.train_epoch`` without a penalty, and with ``ewc-online`` / ``ewc-all`` at K = 5.
+* ``train``   -- a training pass with plain Keras (``compile`` + ``fit``, no XLA: the report's way, in a child process
+  with TensorFlow's default allocator, and in this one) against ``SequentialTrainer.train_epoch`` without a penalty,
+  and with ``ewc-online`` / ``ewc-all`` at K = 5.
 
 Sizes: ``full`` is the report's Appendix A CNN with the ``paper`` profile's settings (batch 64, Adam 1e-4, lambda
 200), a few minutes on a 2-core CPU; ``smoke`` is the ``smoke`` profile's tiny MLP on a few hundred images, seconds,
@@ -106,9 +107,8 @@ def bench_penalty(size: str = "full", mnist=None, ks: tuple[int, ...] = KS) -> d
     """Train-step time without a penalty and with ``ewc-online`` / ``ewc-all`` at K in ``ks`` consolidated tasks.
 
     One K at a time: no penalty, online and per-task sum at K are interleaved; ``step_ms_none`` is the median over
-    the no-penalty rounds of every K. Memory grows with sum(ks), not just the largest K: each consolidated task of
-    ``ewc-all`` holds 2 x 13.9M float32 at ``full`` (111 MB), and TensorFlow keeps every trained model's variables
-    until the process ends (see ``run_isolated``), so dropping a K's trainers frees nothing.
+    the no-penalty rounds of every K. Memory follows the largest K (a K's trainers are dropped before the next K's
+    are built): each consolidated task of ``ewc-all`` holds 2 x 13.9M float32 at ``full`` (111 MB).
 
     Returns the JSON dict: ``step_ms_none``, ``step_ms_online_k{K}``, ``step_ms_all_k{K}`` (ms per compiled train
     step), ``ratio_online_k{K}`` / ``ratio_all_k{K}`` (= step_ms_... / step_ms_none); plus the run's facts, ``targets``
@@ -136,51 +136,129 @@ def bench_penalty(size: str = "full", mnist=None, ks: tuple[int, ...] = KS) -> d
 def bench_train(size: str = "full", mnist=None) -> dict:
     """A training pass with plain Keras ``fit`` (no XLA) vs ``SequentialTrainer.train_epoch`` (none, online, all).
 
-    Returns the JSON dict: ``fit_samples_per_s``, ``trainer_samples_per_s``, ``trainer_online_k5_samples_per_s``,
-    ``trainer_all_k5_samples_per_s`` (images/s), ``speedup_vs_fit`` = trainer / fit, ``online_k5_vs_plain`` =
-    trainer_online_k5 / trainer; plus the run's facts, ``targets`` and ``meets_targets``.
+    ``fit`` is timed twice: in a child process with TensorFlow's default CPU allocator, as the report's code runs
+    (``fit_samples_per_s``: the baseline of the target), and in this process, where importing ``ewc`` switched on
+    TensorFlow's BFC allocator, which speeds ``fit`` up too once its memory pool has grown (``fit_bfc_samples_per_s``).
+    The child's rounds are interleaved with the others like any variant.
+
+    Returns the JSON dict: ``fit_samples_per_s``, ``fit_bfc_samples_per_s``, ``trainer_samples_per_s``,
+    ``trainer_online_k5_samples_per_s``, ``trainer_all_k5_samples_per_s`` (images/s), ``speedup_vs_fit`` =
+    trainer / fit, ``speedup_vs_fit_bfc`` = trainer / fit_bfc, ``online_k5_vs_plain`` = trainer_online_k5 / trainer;
+    plus the run's facts, ``targets`` and ``meets_targets``.
     """
-    import keras
-
-    from ewc.model import appendix_a_cnn, build_model
-    from ewc.train import Task, as_model_input
-
     s, config, mnist, load = _setup(size, mnist)
     x, y = _images(mnist, s.train_samples)
+    from ewc.train import Task
+
     task = Task(x, y, x[:1], y[:1])
     plain, online = _trainer(config), _trainer(config, "ewc-online")
     every = _trainer(config, "ewc-all", tasks=TRAIN_K + 1)
     _consolidate_random({online: TRAIN_K, every: TRAIN_K})
-
-    keras.utils.set_random_seed(config.seed)
-    # the report's way: its code (Keras' MaxPooling2D), compile + fit, no XLA
-    model = appendix_a_cnn(keras_pooling=True) if config.arch == "cnn" else build_model(config.arch, config.mlp_hidden)
-    model.compile(keras.optimizers.Adam(config.lr), "sparse_categorical_crossentropy", jit_compile=False)
-    x_float = as_model_input(x).numpy()  # (N, 28, 28, 1) float32 in [0, 1], made once as a Keras user would
+    fit_bfc = _keras_fit(config, x, y)
     rng = np.random.default_rng(config.seed)
-
-    def fit():
-        model.fit(x_float, y, batch_size=config.batch_size, epochs=1, shuffle=True, verbose=0)
-
-    rounds = _timed_rounds(
-        {
-            "fit": fit,
-            "trainer": lambda: plain.train_epoch(task, rng),
-            "online": lambda: online.train_epoch(task, rng),
-            "all": lambda: every.train_epoch(task, rng),
-        },
-        s.rounds,
-    )
+    with FitProcess(size, x, y) as fit_default:
+        rounds = _timed_rounds(
+            {
+                "fit": fit_default.epoch,
+                "fit_bfc": fit_bfc,
+                "trainer": lambda: plain.train_epoch(task, rng),
+                "online": lambda: online.train_epoch(task, rng),
+                "all": lambda: every.train_epoch(task, rng),
+            },
+            s.rounds,
+        )
     sps = {name: s.train_samples / sec for name, sec in _medians(rounds).items()}
     figures = {
         "fit_samples_per_s": sps["fit"],
+        "fit_bfc_samples_per_s": sps["fit_bfc"],
         "trainer_samples_per_s": sps["trainer"],
         f"trainer_online_k{TRAIN_K}_samples_per_s": sps["online"],
         f"trainer_all_k{TRAIN_K}_samples_per_s": sps["all"],
         "speedup_vs_fit": sps["trainer"] / sps["fit"],
+        "speedup_vs_fit_bfc": sps["trainer"] / sps["fit_bfc"],
         f"online_k{TRAIN_K}_vs_plain": sps["online"] / sps["trainer"],
     }
     return _report("train", size, config, figures, {"train_samples": s.train_samples, "k": TRAIN_K}, load, rounds)
+
+
+def _keras_fit(config, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+    """One epoch of the report's way over images ``x`` (uint8 (N, 28, 28)), labels ``y``: its code (Keras'
+    MaxPooling2D), ``compile`` + ``fit``, no XLA, on float images made once as a Keras user would."""
+    import keras
+
+    from ewc.model import appendix_a_cnn, build_model
+    from ewc.train import as_model_input
+
+    keras.utils.set_random_seed(config.seed)
+    model = appendix_a_cnn(keras_pooling=True) if config.arch == "cnn" else build_model(config.arch, config.mlp_hidden)
+    model.compile(keras.optimizers.Adam(config.lr), "sparse_categorical_crossentropy", jit_compile=False)
+    x_float = as_model_input(x).numpy()
+
+    def epoch():
+        model.fit(x_float, y, batch_size=config.batch_size, epochs=1, shuffle=True, verbose=0)
+
+    return epoch
+
+
+class FitProcess:
+    """``_keras_fit`` in a child Python process with TensorFlow's default CPU allocator, one epoch per ``epoch()``
+    call (the call returns when the child has finished it), so its rounds interleave with this process's variants."""
+
+    def __init__(self, size: str, x: np.ndarray, y: np.ndarray):
+        self.size, self.x, self.y = size, x, y
+
+    def __enter__(self) -> FitProcess:
+        import subprocess
+        import sys
+        import tempfile
+
+        self._dir = tempfile.TemporaryDirectory(prefix="ewc-bench-")
+        images = Path(self._dir.name) / "images.npz"
+        np.savez(images, x=self.x, y=self.y)
+        env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        code = f"from ewc.bench import fit_worker; fit_worker({self.size!r}, {str(images)!r})"
+        self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True, env=env,
+                                      cwd=Path(__file__).resolve().parent.parent)
+        self._expect("ready")
+        return self
+
+    def epoch(self) -> None:
+        self._proc.stdin.write("epoch\n")
+        self._proc.stdin.flush()
+        self._expect("done")
+
+    def _expect(self, word: str) -> None:
+        from ewc.errors import EwcError
+
+        line = self._proc.stdout.readline().strip()
+        if line != word:
+            self._proc.kill()
+            err = self._proc.stderr.read().strip().splitlines() or ["no message"]
+            raise EwcError(f"the Keras fit process stopped: {err[-1]}")
+
+    def __exit__(self, *exc) -> None:
+        if self._proc.poll() is None:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=60)
+        self._dir.cleanup()
+
+
+def fit_worker(size: str, images: str) -> None:
+    """The child of ``FitProcess``: build the ``fit`` model for ``size``, say ``ready``, then run one epoch per
+    ``epoch`` line on stdin (saying ``done`` after each) until stdin closes."""
+    import sys
+
+    from ewc.config import make_config
+
+    with np.load(images) as npz:
+        x, y = npz["x"], npz["y"]
+    epoch = _keras_fit(make_config(SIZES[size].profile, mode="none"), x, y)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "epoch":
+            epoch()
+            print("done", flush=True)
 
 
 BENCHES: dict[str, Callable[..., dict]] = {"fisher": bench_fisher, "penalty": bench_penalty, "train": bench_train}
@@ -245,9 +323,9 @@ def cmd_bench(args) -> int:
 def run_isolated(which: str, size: str = "full", ks: tuple[int, ...] | None = None) -> dict:
     """``python -m ewc bench WHICH --json`` in a fresh Python process; returns its JSON dict.
 
-    The book measures its benches this way because TensorFlow (2.21, Keras 3.15) keeps the variables of a model whose
-    optimizer ran inside a ``tf.function`` alive until the process ends, even after every Python reference is gone:
-    the benches' trainers would otherwise add up in one notebook kernel (5.4 GB for the penalty bench at K = 1, 5, 10).
+    The book measures its benches this way so that each starts from a fresh TensorFlow, whatever the chapter's kernel
+    did before (allocator pool, compiled functions, threads), and so that their peak memory (the penalty bench's
+    per-task sums) is not added to the kernel's.
     """
     import subprocess
     import sys

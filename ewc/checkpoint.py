@@ -14,7 +14,7 @@ import numpy as np
 from ewc.errors import ConfigError
 from ewc.files import atomic_write
 
-FORMAT = "ewc-checkpoint/1"
+FORMAT = "ewc-checkpoint/2"  # 2: Adam state of ewc.optimizer.Adam (1: of keras.optimizers.Adam)
 
 
 def save(path: str | os.PathLike, trainer, meta: dict, consolidation: bool = True) -> None:
@@ -42,7 +42,10 @@ def read_meta(path: str | os.PathLike) -> dict:
     except Exception as exc:
         raise ConfigError(f"checkpoint {path} is unreadable ({type(exc).__name__}); rerun with --fresh") from None
     if meta.get("format") != FORMAT:
-        raise ConfigError(f"{path} is not an ewc checkpoint; rerun with --fresh")
+        found = meta.get("format")
+        what = f"was written by another version of ewc ({found})" if str(found).startswith("ewc-checkpoint/") else \
+            "is not an ewc checkpoint"
+        raise ConfigError(f"{path} {what}; rerun with --fresh")
     return meta
 
 

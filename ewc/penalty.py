@@ -65,6 +65,16 @@ class Consolidation:
         )
         return 0.5 * self.lam * total
 
+    def gradient(self, params) -> list[tf.Tensor] | None:
+        """The penalty's gradient with respect to ``params``, lambda sum_s importance_s (theta - anchor_s), one tensor
+        per parameter (``dtype``); None for ``none``. The trainer adds it to the cross-entropy gradient."""
+        if self.slots == 0:
+            return None
+        return [
+            self.lam * tf.reduce_sum(f * (tf.cast(p, self.dtype)[None] - a), axis=0)
+            for p, f, a in zip(params, self.importance, self.anchor)
+        ]
+
     def consolidate(self, fisher, params) -> None:
         """Record a finished task: its Fisher diagonal ``fisher`` (None for ``l2``) and final weights ``params``."""
         k = self.tasks_consolidated

@@ -2,8 +2,8 @@
 (the report's protocol), and consolidating after each task.
 
 Images stay uint8 in memory (N, 28, 28); each task's permutation is applied once; the train step (forward, loss,
-penalty, backward, Adam) is one XLA-compiled function whose penalty state lives in variables, so it is traced once per
-batch shape for the whole run, never per epoch or task.
+backward, the penalty's gradient, Adam) is one XLA-compiled function whose penalty state lives in variables, so it is
+traced once per batch shape for the whole run, never per epoch or task.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ewc.data import Mnist
 from ewc.errors import ConfigError
 from ewc.fisher import fisher_diagonal
 from ewc.model import build_model
+from ewc.optimizer import Adam
 from ewc.penalty import Consolidation
 from ewc.tasks import apply_permutation, make_permutations
 
@@ -62,8 +63,7 @@ class SequentialTrainer:
         self.config = config
         keras.utils.set_random_seed(config.seed)
         self.model = build_model(config.arch, config.mlp_hidden)
-        self.optimizer = keras.optimizers.Adam(learning_rate=config.lr)
-        self.optimizer.build(self.model.trainable_variables)
+        self.optimizer = Adam(config.lr, self.model.trainable_variables)
         self.consolidation = Consolidation(
             config.mode, [v.shape for v in self.model.trainable_variables], config.lam, capacity=config.tasks - 1
         )
@@ -75,9 +75,11 @@ class SequentialTrainer:
         with tf.GradientTape() as tape:
             probs = self.model(as_model_input(x_uint8), training=True)
             ce = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, probs))
-            loss = ce + self.consolidation(variables)
-        grads = tape.gradient(loss, variables)
-        self.optimizer.apply_gradients(zip(grads, variables))
+        grads = tape.gradient(ce, variables)
+        penalty_grads = self.consolidation.gradient(variables)
+        if penalty_grads is not None:  # the gradient of ce + penalty, the penalty's part in closed form
+            grads = [g + p for g, p in zip(grads, penalty_grads)]
+        self.optimizer.apply(grads, variables)
         return ce
 
     def _predict(self, x_uint8):
@@ -126,7 +128,8 @@ def task1_key(config: RunConfig) -> dict:
     """Everything that determines task 1's training and its recorded accuracy. The penalty is zero during task 1,
     and task 1 is the unpermuted MNIST, so mode, lambda, Fisher and permutation settings do not enter."""
     keep = ("arch", "mlp_hidden", "epochs", "batch_size", "lr", "train_size", "test_size", "seed")
-    return {"config": {k: config.to_dict()[k] for k in keep}, "versions": res.library_versions()}
+    return {"config": {k: config.to_dict()[k] for k in keep}, "versions": res.library_versions(),
+            "checkpoint": ckpt.FORMAT}
 
 
 def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Path | None = None,
@@ -158,6 +161,8 @@ def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Pat
     elif shared is not None and shared.exists():
         record = ckpt.restore(shared, trainer)["record"]
         record["task1_reused"] = True
+        # the snapshot's rows were as long as its own run's task count; task 1 is the only task seen so far
+        record["accuracy"] = [row[:1] + [None] * (n_tasks - 1) for row in record["accuracy"]]
 
     _consolidate_pending(trainer, tasks, record)  # a task 1 taken from the shared cache
     bar = tqdm(total=n_tasks * epochs * config.train_size, initial=record["tasks_done"] * epochs * config.train_size,

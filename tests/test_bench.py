@@ -14,7 +14,7 @@ from ewc import bench
 RAW = {
     "fisher": ["fast_samples_per_s", "loop_samples_per_s", "train_samples_per_s"],
     "penalty": ["step_ms_none"] + [f"step_ms_{m}_k{k}" for m in ("online", "all") for k in (1, 5, 20)],
-    "train": ["fit_samples_per_s", "trainer_samples_per_s", "trainer_online_k5_samples_per_s",
+    "train": ["fit_samples_per_s", "fit_bfc_samples_per_s", "trainer_samples_per_s", "trainer_online_k5_samples_per_s",
               "trainer_all_k5_samples_per_s"],
 }
 RATIOS = {  # ratio key -> (numerator, denominator), both raw keys
@@ -23,6 +23,7 @@ RATIOS = {  # ratio key -> (numerator, denominator), both raw keys
     "penalty": {f"ratio_{m}_k{k}": (f"step_ms_{m}_k{k}", "step_ms_none")
                 for m in ("online", "all") for k in (1, 5, 20)},
     "train": {"speedup_vs_fit": ("trainer_samples_per_s", "fit_samples_per_s"),
+              "speedup_vs_fit_bfc": ("trainer_samples_per_s", "fit_bfc_samples_per_s"),
               "online_k5_vs_plain": ("trainer_online_k5_samples_per_s", "trainer_samples_per_s")},
 }
 
@@ -85,3 +86,13 @@ def test_bench_ks_refused_where_it_means_nothing(args):
     proc = run_cli("bench", *args, "--size", "smoke")
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1 and "--ks" in proc.stderr
+
+
+def test_fit_process_failure_is_one_clear_error():
+    """The child that times Keras fit dies on images it cannot train on: the bench raises EwcError with its last
+    line, instead of hanging or printing a traceback."""
+    from ewc.errors import EwcError
+
+    with pytest.raises(EwcError, match="Keras fit process stopped: .+"):
+        with bench.FitProcess("smoke", np.zeros((8, 5, 5), np.uint8), np.zeros(8, np.int32)) as fit:
+            fit.epoch()

@@ -54,6 +54,24 @@ def numeric_grad(f, theta, eps=1e-6):
     return grads
 
 
+@pytest.mark.parametrize("mode", ["l2", "ewc-previous", "ewc-all", "ewc-online"])
+def test_closed_form_gradient_is_the_derivative_of_the_penalty(mode):
+    """``gradient`` (what the trainer adds to the cross-entropy gradient) against autodiff of the penalty value and
+    against central differences of the plain per-task sum."""
+    fishers, anchors = random_tasks(3, seed=4, offset=0.3)
+    c = consolidated(mode, fishers, anchors)
+    theta = [np.random.default_rng(5).normal(size=s) for s in SHAPES]
+    closed = [g.numpy() for g in c.gradient([tf.constant(t) for t in theta])]
+    _, autodiff = value_and_grad(c, theta)
+    for a, b in zip(closed, autodiff):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    if mode == "ewc-all":
+        numeric = numeric_grad(lambda t: per_task_sum(t, fishers, anchors), theta)
+        for a, b in zip(closed, numeric):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    assert Consolidation("none", SHAPES, LAM).gradient(theta) is None
+
+
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
 def test_online_equals_all_up_to_a_constant_with_equal_gradients(k):
     fishers, anchors = random_tasks(k, seed=k)

@@ -78,3 +78,12 @@ def test_shared_task1_is_reused_and_changes_nothing(mnist, tmp_path):
     assert shared["accuracy"] == alone["accuracy"] and shared["train_loss"] == alone["train_loss"]
     other = run(make_config("smoke", mode="ewc-all", tasks=2, epochs=1, lr=2e-3), mnist, task1_cache=tmp_path)
     assert other["task1_reused"] is False  # a different learning rate trains task 1 differently: no reuse
+
+
+def test_shared_task1_from_a_run_with_another_task_count(mnist, tmp_path):
+    """The task count does not change task 1, so a 3-task run shares a 2-task run's snapshot; its rows stay 3 long."""
+    run(make_config("smoke", mode="none", tasks=2, epochs=1), mnist, task1_cache=tmp_path)
+    config = make_config("smoke", mode="ewc-all", tasks=3, epochs=1)
+    shared, alone = run(config, mnist, task1_cache=tmp_path), run(config, mnist)
+    assert shared["task1_reused"] is True
+    assert shared["accuracy"] == alone["accuracy"] and all(len(row) == 3 for row in shared["accuracy"])
