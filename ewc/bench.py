@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -146,10 +147,10 @@ def bench_train(size: str = "full", mnist=None) -> dict:
     trainer / fit, ``speedup_vs_fit_bfc`` = trainer / fit_bfc, ``online_k5_vs_plain`` = trainer_online_k5 / trainer;
     plus the run's facts, ``targets`` and ``meets_targets``.
     """
-    s, config, mnist, load = _setup(size, mnist)
-    x, y = _images(mnist, s.train_samples)
     from ewc.train import Task
 
+    s, config, mnist, load = _setup(size, mnist)
+    x, y = _images(mnist, s.train_samples)
     task = Task(x, y, x[:1], y[:1])
     plain, online = _trainer(config), _trainer(config, "ewc-online")
     every = _trainer(config, "ewc-all", tasks=TRAIN_K + 1)
@@ -217,9 +218,10 @@ class FitProcess:
         np.savez(images, x=self.x, y=self.y)
         env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
         code = f"from ewc.bench import fit_worker; fit_worker({self.size!r}, {str(images)!r})"
-        self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True, env=env,
-                                      cwd=Path(__file__).resolve().parent.parent)
+        self._stderr = Path(self._dir.name) / "stderr.txt"  # a file, not a pipe: a full pipe would stall the child
+        with open(self._stderr, "w") as err:
+            self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=err, text=True, env=env, cwd=Path(__file__).resolve().parent.parent)
         self._expect("ready")
         return self
 
@@ -234,8 +236,10 @@ class FitProcess:
         line = self._proc.stdout.readline().strip()
         if line != word:
             self._proc.kill()
-            err = self._proc.stderr.read().strip().splitlines() or ["no message"]
-            raise EwcError(f"the Keras fit process stopped: {err[-1]}")
+            self._proc.wait()
+            lines = self._stderr.read_text().strip().splitlines() or ["no message"]
+            errors = [line for line in lines if re.match(r"\w+(Error|Exception)\b", line)]  # a traceback's verdict
+            raise EwcError(f"the Keras fit process stopped: {(errors or lines)[-1]}")
 
     def __exit__(self, *exc) -> None:
         if self._proc.poll() is None:

@@ -93,6 +93,6 @@ def test_fit_process_failure_is_one_clear_error():
     line, instead of hanging or printing a traceback."""
     from ewc.errors import EwcError
 
-    with pytest.raises(EwcError, match="Keras fit process stopped: .+"):
+    with pytest.raises(EwcError, match="Keras fit process stopped: ValueError: .+"):
         with bench.FitProcess("smoke", np.zeros((8, 5, 5), np.uint8), np.zeros(8, np.int32)) as fit:
             fit.epoch()
