@@ -36,6 +36,7 @@ import numpy as np
 FISHER_BATCH = 256  # fisher_diagonal's default: the batch a consolidation uses
 KS = (1, 5, 20)  # consolidated tasks in the penalty bench
 TRAIN_K = 5  # consolidated tasks in the train bench
+REPO = Path(__file__).resolve().parent.parent  # where child processes run ``-m ewc`` / ``-c "import ewc"``
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class FitProcess:
         self._stderr = Path(self._dir.name) / "stderr.txt"  # a file, not a pipe: a full pipe would stall the child
         with open(self._stderr, "w") as err:
             self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=err, text=True, env=env, cwd=Path(__file__).resolve().parent.parent)
+                                          stderr=err, text=True, env=env, cwd=REPO)
         self._expect("ready")
         return self
 
@@ -338,7 +339,7 @@ def run_isolated(which: str, size: str = "full", ks: tuple[int, ...] | None = No
 
     cmd = [sys.executable, "-m", "ewc", "bench", which, "--size", size, "--json"]
     cmd += ["--ks", *map(str, ks)] if ks else []
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     if proc.returncode != 0:
         raise EwcError(f"bench {which} failed: {(proc.stderr.strip().splitlines() or ['no message'])[-1]}")
     return json.loads(proc.stdout)
