@@ -14,7 +14,7 @@ import numpy as np
 from ewc.errors import ConfigError
 from ewc.files import atomic_write
 
-FORMAT = "ewc-checkpoint/2"  # 2: Adam state of ewc.optimizer.Adam (1: of keras.optimizers.Adam)
+FORMAT = "ewc-checkpoint/3"  # 3: Adam moments as one complex64 m + i v per variable; 2: as two float32; 1: Keras Adam
 
 
 def save(path: str | os.PathLike, trainer, meta: dict, consolidation: bool = True) -> None:
