@@ -8,7 +8,7 @@ from helpers import run_cli
 
 from ewc.config import make_config
 from ewc.results import metrics, task_matrix
-from ewc.train import run
+from ewc.train import SequentialTrainer, make_tasks, run
 
 
 def test_smoke_run_writes_a_well_formed_results_file(tmp_path):
@@ -39,6 +39,26 @@ def test_no_penalty_forgets_task_one(mnist):
     assert r[0][0] > 0.85  # learned
     assert r[1][1] > 0.80  # the permuted task is learned too ...
     assert r[0][0] - r[1][0] >= 0.10  # ... at the cost of task 1
+
+
+@pytest.mark.parametrize("mode", ["ewc-all", "ewc-online", "l2"])
+def test_steps_are_traced_once_per_batch_shape_never_per_epoch_or_task(mnist, mode):
+    """The penalty state lives in variables, so consolidating a task re-traces (and re-compiles) nothing. The smoke
+    profile's 1,000 images in batches of 64 make two batch shapes (64 and the last 40): two traces of the train step
+    for the whole run; its 500 test images are one evaluation batch: one trace."""
+    config = make_config("smoke", mode=mode, tasks=3, epochs=2)
+    trainer, (tasks, _) = SequentialTrainer(config), make_tasks(config, mnist)
+    rng = np.random.default_rng(0)
+    for i, task in enumerate(tasks):
+        for _ in range(config.epochs):
+            trainer.train_epoch(task, rng)
+            for seen in tasks[: i + 1]:
+                trainer.accuracy(seen)
+        if i < len(tasks) - 1:  # as the run does: the last task is never consolidated
+            trainer.consolidate(task, i)
+    assert trainer.consolidation.tasks_consolidated == 2
+    assert trainer.train_step.experimental_get_tracing_count() == 2
+    assert trainer.predict.experimental_get_tracing_count() == 1
 
 
 def test_metrics_by_hand():
