@@ -11,10 +11,12 @@ on the Appendix A CNN (83 vs 74 ms), and it kept every trained model's buffers a
 (``Consolidation.gradient``) to the cross-entropy gradient before ``apply``.
 
 Storage: a parameter's two moments are kept together as one complex64 number, m + i v. The update is memory-bound
-(13.9 M parameters, a few ms per pass over them), and XLA on the CPU computes each separately stored output in its
-own pass, re-reading -- and recomputing -- the gradient for each: for a penalised gradient g + lambda S (theta - anchor)
-that meant reading S and the anchor three times per step. With both moments in one array they are written in one
-pass, and an optimization barrier makes the parameter update read them back instead of recomputing them.
+(13.9 M parameters, about 1.3 ms per pass over them here), and XLA on the CPU computes each separately stored output
+in its own pass, re-reading -- and recomputing -- the gradient for each: for a penalised gradient
+g + lambda S (theta - anchor) that meant reading S and the anchor three times per step. With both moments in one array
+they are written in one pass, and an optimization barrier makes the parameter update read them back instead of
+recomputing them. Measured on the Appendix A CNN (batch 64): the online penalty's cost per step fell from 8-9 ms to
+about 3 ms (of 65 ms).
 """
 
 from __future__ import annotations
