@@ -451,7 +451,10 @@ def main(argv: list[str] | None = None) -> int:
     add_book_command(parser.add_subparsers(dest="command"))
     try:
         args = parser.parse_args(["book", *(sys.argv[1:] if argv is None else argv)])
-        return args.func(args)
+        from ewc.console import quiet_native_stderr
+
+        with quiet_native_stderr():
+            return args.func(args)
     except EwcError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -49,6 +49,22 @@ def read_meta(path: str | os.PathLike) -> dict:
     return meta
 
 
+def checkpoint_path(out: str | os.PathLike) -> Path:
+    """Where a run writing results to ``out`` keeps its snapshot between tasks: ``out.ckpt.npz``."""
+    return Path(f"{out}.ckpt.npz")
+
+
+def check_resumable(path: str | os.PathLike, config) -> dict:
+    """The metadata of a snapshot that a run of ``config`` (a RunConfig) may resume; ConfigError if the file is
+    unreadable, from another format, or from a run with other parameters (naming them). Needs no TensorFlow."""
+    meta = read_meta(path)
+    if meta["config"] != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if meta["config"].get(k) != v)
+        raise ConfigError(f"checkpoint {path} is from a run with other parameters ({', '.join(changed)}); "
+                          "rerun with --fresh to start over")
+    return meta
+
+
 def restore(path: str | os.PathLike, trainer) -> dict:
     """Load a snapshot into ``trainer`` (built from the same config); returns its metadata."""
     meta = read_meta(path)

@@ -65,15 +65,20 @@ def cmd_data(args) -> int:
 
 def cmd_run(args) -> int:
     from ewc import results
+    from ewc.checkpoint import check_resumable, checkpoint_path
+    from ewc.data import load_mnist
 
-    config = _config_from_args(args)  # validate before the slow imports and before touching any file
+    # Every input that can be checked without TensorFlow is checked before it is imported (and before any file is
+    # written): the options, the output path, the MNIST file and a checkpoint left by an interrupted run.
+    config = _config_from_args(args)
     out = args.out or f"results/{config.profile}/{config.mode}.json"
     results.check_writable(out)
-    from ewc.data import load_mnist
-    from ewc.experiment import checkpoint_path, run_experiment
-
     mnist = load_mnist(args.mnist)
     resuming = checkpoint_path(out).exists() and not args.fresh
+    if resuming:
+        check_resumable(checkpoint_path(out), config)
+    from ewc.experiment import run_experiment
+
     print(f"{config.profile} profile, mode {config.mode}: {config.tasks} tasks x {config.epochs} epochs on "
           f"{config.train_size} images ({config.arch}, {config.permutation} permutations)"
           + (f"; resuming from {checkpoint_path(out)}" if resuming else ""), flush=True)
@@ -132,9 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ewc.console import quiet_native_stderr
+
     try:
         args = build_parser().parse_args(argv)
-        return args.func(args)
+        with quiet_native_stderr():
+            return args.func(args)
     except EwcError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from ewc import results
+from ewc.checkpoint import checkpoint_path
 from ewc.config import RunConfig
 from ewc.data import Mnist, data_dir, load_mnist
 from ewc.train import run
@@ -24,10 +25,6 @@ def mnist() -> Mnist:
     if _mnist is None:
         _mnist = load_mnist()
     return _mnist
-
-
-def checkpoint_path(out: str | Path) -> Path:
-    return Path(f"{out}.ckpt.npz")
 
 
 def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, reuse: bool = False,

@@ -22,7 +22,6 @@ from ewc import checkpoint as ckpt
 from ewc import results as res
 from ewc.config import RunConfig
 from ewc.data import Mnist
-from ewc.errors import ConfigError
 from ewc.fisher import fisher_diagonal
 from ewc.model import build_model
 from ewc.optimizer import Adam
@@ -151,11 +150,7 @@ def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Pat
               "consolidated": 0, "resumed_from_task": None, "task1_reused": False}
     shared = Path(task1_cache) / f"task1-{ckpt.key(task1_key(config))}.npz" if task1_cache else None
     if checkpoint is not None and Path(checkpoint).exists() and not fresh:
-        meta = ckpt.read_meta(checkpoint)
-        if meta["config"] != config.to_dict():
-            changed = sorted(k for k, v in config.to_dict().items() if meta["config"].get(k) != v)
-            raise ConfigError(f"checkpoint {checkpoint} is from a run with other parameters ({', '.join(changed)}); "
-                              "rerun with --fresh to start over")
+        ckpt.check_resumable(checkpoint, config)
         record = ckpt.restore(checkpoint, trainer)["record"]
         record["resumed_from_task"] = record["tasks_done"]
     elif shared is not None and shared.exists():

@@ -1,0 +1,72 @@
+"""Keep native libraries' start-up chatter off the user's terminal, without hiding real errors.
+
+TensorFlow's C++ core logs through absl/glog straight to file descriptor 2: on some hosts, importing it prints
+``WARNING: All log messages before absl::InitializeLog() is called are written to STDERR`` and informational lines
+such as ``I0000 00:00:... port.cc:153] oneDNN custom operations are on ...``, whatever ``TF_CPP_MIN_LOG_LEVEL`` says
+(they are written before the variable is read). Jupyter kernels started by the book runner inherit the same
+descriptor and add ``[IPKernelApp] WARNING | Kernel is running over TCP without encryption``. None of these can be
+switched off from Python, so ``quiet_native_stderr`` puts a pipe in front of descriptor 2 and forwards every line except
+those (glog *informational* lines and the two fixed notices). Warnings, errors and fatal lines of glog, Python
+tracebacks and everything else pass through unchanged and in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import threading
+
+#: Lines dropped: glog informational lines (``I`` + MMDD + time + thread + file:line]), absl's pre-init notice, and
+#: ipykernel's notice about its local TCP transport. Nothing else is ever dropped.
+NOISE = (
+    re.compile(rb"^I\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./+-]+:\d+\] "),
+    re.compile(rb"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR\s*$"),
+    re.compile(rb"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
+)
+
+
+def is_noise(line: bytes) -> bool:
+    """True for a start-up line of TensorFlow's C++ core or ipykernel that carries no information for the user."""
+    return any(p.match(line) for p in NOISE)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Within the block, descriptor 2 (of this process and of every child it starts) goes through a filter that
+    drops ``NOISE`` lines and forwards the rest to the original stderr. Python's ``sys.stderr`` is flushed around the
+    switch, so output keeps its order. Nested use is a no-op."""
+    if getattr(quiet_native_stderr, "active", False):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def forward():
+        pending = b""
+        with os.fdopen(read_end, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                out = b"".join(line + b"\n" for line in lines if not is_noise(line))
+                if out:
+                    os.write(saved, out)
+        if pending and not is_noise(pending):
+            os.write(saved, pending)
+
+    thread = threading.Thread(target=forward, name="stderr-filter", daemon=True)
+    thread.start()
+    quiet_native_stderr.active = True
+    try:
+        yield
+    finally:
+        quiet_native_stderr.active = False
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end held by this process: the thread sees end of file
+        thread.join(timeout=5)  # children that still hold the pipe (none normally) cannot block the exit
+        if not thread.is_alive():
+            os.close(saved)
