@@ -1,0 +1,209 @@
+"""The book's claims as data, each judged over seeds with ``ewc.stats``.
+
+A claim compares one number of a set of runs (``a``) with the same or another number of another set (``b``, paired by
+seed) or with a constant, in a claimed direction. Runs are given as ``{label: {seed: results dict}}``; labels are
+modes (``none``, ``ewc-all``, ...) or any name a chapter chooses. Numbers are in percentage points.
+
+The verdict lines (``verdict_lines``) name the claim and its verdict only, so they are the same on every machine
+whose runs land on the same side of the interval; the numbers behind them are in ``claims_table``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ewc import stats
+from ewc.tables import _md, markdown_table
+
+Runs = dict[str, dict[int, dict]]
+NO_DIFFERENCE = "no difference resolved at this scale"
+Metric = Callable[[dict], float]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Numbers of one run, in percentage points
+
+
+def acc(result: dict) -> float:
+    """ACC: mean final accuracy over all tasks."""
+    return 100 * result["metrics"]["acc"]
+
+
+def just_learned(result: dict) -> float:
+    """Mean accuracy on each task right after learning it."""
+    return 100 * result["metrics"]["just_trained"]
+
+
+def final(task: int) -> Metric:
+    """Final accuracy on ``task`` (1-based, as the book counts)."""
+
+    def metric(result: dict) -> float:
+        return 100 * result["metrics"]["final"][task - 1]
+
+    metric.__name__ = f"final accuracy on task {task}"
+    return metric
+
+
+def loss_after_next(task: int = 1) -> Metric:
+    """Points ``task`` loses while the next task is learned: R[k][k] - R[k+1][k] (1-based ``task``)."""
+
+    def metric(result: dict) -> float:
+        r = result["task_matrix"]
+        return 100 * (r[task - 1][task - 1] - r[task][task - 1])
+
+    return metric
+
+
+def loss_by_end(task: int = 1) -> Metric:
+    """Points ``task`` loses between learning it and the end of the run."""
+
+    def metric(result: dict) -> float:
+        r = result["task_matrix"]
+        return 100 * (r[task - 1][task - 1] - r[-1][task - 1])
+
+    return metric
+
+
+def first_task_fading(result: dict) -> float:
+    """How much more task 1 has lost by the end than one task after it was learned (points)."""
+    return loss_by_end(1)(result) - loss_after_next(1)(result)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Claims
+
+
+@dataclass(frozen=True)
+class Claim:
+    """``a`` minus ``b`` is claimed to be above zero (``direction`` +1), below it (-1), or zero (0: an equality,
+    which can only be contradicted, by an interval that excludes zero, or left standing as "no difference resolved").
+
+    Attributes:
+        text: the claim as the book states it.
+        a, b: (label, metric) of each side; ``b`` may be a constant (points) or None (zero).
+        direction: +1, -1 or 0.
+        floor: an optional bar on the mean of a - b (points) that a calibrated profile must clear.
+        source: "report" for the report's findings, "book" for comparisons this book adds.
+    """
+
+    text: str
+    a: tuple[str, Metric]
+    b: tuple[str, Metric] | float | None = None
+    direction: int = 1
+    floor: float | None = None
+    source: str = "report"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    claim: Claim
+    comparison: stats.Comparison | None  # None: the runs it needs are missing
+    seeds: tuple[int, ...]
+
+    @property
+    def verdict(self) -> str:
+        if self.comparison is None:
+            return "no runs"
+        if self.claim.direction == 0:
+            d = self.comparison.diff
+            return NO_DIFFERENCE if d.low <= 0 <= d.high else stats.CONTRADICTED
+        return self.comparison.verdict
+
+    @property
+    def floor_met(self) -> bool | None:
+        if self.claim.floor is None or self.comparison is None:
+            return None
+        return self.comparison.diff.mean * self.claim.direction >= self.claim.floor and \
+            self.verdict == stats.REPRODUCED
+
+
+def judge(claim: Claim, runs: Runs) -> Judgement:
+    """Judge ``claim`` on the seeds every side has (paired by seed)."""
+    label_a, metric_a = claim.a
+    sides = [label_a] + ([claim.b[0]] if isinstance(claim.b, tuple) else [])
+    if any(label not in runs or not runs[label] for label in sides):
+        return Judgement(claim, None, ())
+    seeds = tuple(sorted(set.intersection(*(set(runs[label]) for label in sides))))
+    if not seeds:
+        return Judgement(claim, None, ())
+    a = [metric_a(runs[label_a][s]) for s in seeds]
+    if isinstance(claim.b, tuple):
+        label_b, metric_b = claim.b
+        b = [metric_b(runs[label_b][s]) for s in seeds]
+    else:
+        b = [float(claim.b or 0.0)] * len(seeds)
+    return Judgement(claim, stats.paired(a, b, claim.direction), seeds)
+
+
+def judge_all(claims: list[Claim], runs: Runs) -> list[Judgement]:
+    return [judge(c, runs) for c in claims]
+
+
+def verdict_lines(judgements: list[Judgement]) -> list[str]:
+    """'<claim>: <verdict>' per claim: stable under reruns unless a verdict really changes."""
+    return [f"{j.claim.text}: {j.verdict}" for j in judgements]
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.1f}".replace("-", "−")
+
+
+def claims_table(judgements: list[Judgement]):
+    """Claim, mean difference, its 95 % interval (paired by seed), seeds agreeing, floor, verdict (Markdown)."""
+    rows = []
+    for j in judgements:
+        c = j.comparison
+        if c is None:
+            rows.append([j.claim.text, "—", "—", "—", "—", j.verdict])
+            continue
+        d = c.diff
+        interval = "—" if d.n < 2 else f"{_signed(d.low)} to {_signed(d.high)}"
+        floor = "" if j.claim.floor is None else f"{'≥' if j.claim.direction > 0 else '≤'} " \
+            f"{j.claim.direction * j.claim.floor:g}: {'met' if j.floor_met else 'not met'}"
+        agree = "—" if j.claim.direction == 0 else f"{c.agree}/{c.of}"
+        rows.append([j.claim.text, _signed(d.mean), interval, agree, floor, f"**{j.verdict}**"])
+    header = ["claim", "mean difference (points)", "95 % interval", "seeds agreeing", "floor", "verdict"]
+    return _md(markdown_table(header, rows, "lrrrll"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The book's claims
+
+
+def report_findings(tasks: int) -> list[Claim]:
+    """The report's three findings and its ranking, as claims about runs labelled by mode."""
+    claims = [
+        Claim("Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned", ("none", loss_after_next(1)),
+              floor=20.0),
+        Claim("Exp. 2: EWC on every task ends with a higher ACC than no penalty", ("ewc-all", acc), ("none", acc),
+              floor=15.0),
+    ]
+    claims += [Claim(f"Exp. 2: under EWC on every task, task {k} ends above 80 %", ("ewc-all", final(k)), 80.0,
+                     floor=0.0) for k in range(1, tasks + 1)]
+    if tasks >= 4:
+        claims.append(Claim("Exp. 2: under EWC on every task, task 2 ends above task 4", ("ewc-all", final(2)),
+                            ("ewc-all", final(4))))
+    claims += [
+        Claim("Exp. 3: task 1 ends lower with EWC on the previous task only than with EWC on every task",
+              ("ewc-previous", final(1)), ("ewc-all", final(1)), direction=-1, floor=0.0),
+        Claim("Exp. 3: under EWC on the previous task, task 1 keeps losing after it leaves the penalty",
+              ("ewc-previous", first_task_fading)),
+        Claim("Ranking: EWC on every task ends with a higher ACC than EWC on the previous task",
+              ("ewc-all", acc), ("ewc-previous", acc), floor=0.0),
+        Claim("Ranking: EWC on the previous task ends with a higher ACC than no penalty",
+              ("ewc-previous", acc), ("none", acc), floor=0.0),
+    ]
+    return claims
+
+
+def book_comparisons() -> list[Claim]:
+    """Comparisons this book adds (online EWC, L2), as claims about runs labelled by mode."""
+    return [
+        Claim("online EWC ends with the same ACC as EWC on every task (the penalties have the same gradient)",
+              ("ewc-online", acc), ("ewc-all", acc), direction=0, source="book"),
+        Claim("EWC on every task ends with a higher ACC than the L2 pull", ("ewc-all", acc), ("l2", acc),
+              source="book"),
+        Claim("the L2 pull learns new tasks less well than EWC on every task (lower 'just learned')",
+              ("l2", just_learned), ("ewc-all", just_learned), direction=-1, source="book"),
+    ]

@@ -1,0 +1,133 @@
+"""Statistics over seeds: means, standard deviations, 95 % intervals, paired differences and verdicts.
+
+A run of this project is one draw from a wide distribution (the training is chaotic: the rounding differences between
+two machines' XLA code already move accuracies by points), so every claim the book makes is a statement about the
+seed distribution: the mean, its 95 % Student-t interval, and how many seeds agree. A claim is *reproduced* only when
+the interval excludes zero in the claimed direction, *contradicted* when it excludes zero in the other direction, and
+otherwise *not resolved at this scale*.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: Two-sided 95 % quantiles of Student's t, t_{0.975}(df), for df = 1..30 (standard tables); beyond 30 the quantile
+#: is interpolated linearly in 1/df between the tabulated 30, 40, 60, 120 and infinity.
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086,
+        21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042,
+        40: 2.021, 60: 2.000, 120: 1.980}
+Z975 = 1.960
+
+REPRODUCED, CONTRADICTED, UNRESOLVED = "reproduced", "contradicted", "not resolved at this scale"
+
+
+def t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
+    if df < 1:
+        raise ValueError("a t interval needs at least two values")
+    if df in T975:
+        return T975[df]
+    points = sorted((1 / d, q) for d, q in T975.items() if d >= 30) + [(0.0, Z975)]
+    points.sort()
+    x = 1 / df
+    for (x0, q0), (x1, q1) in zip(points, points[1:]):
+        if x0 <= x <= x1:
+            return q0 + (q1 - q0) * (x - x0) / (x1 - x0)
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean, sample standard deviation (n - 1) and the 95 % t interval of the mean of ``n`` values.
+
+    With one value the sd is 0 and the interval is (-inf, inf): a single draw resolves nothing."""
+
+    mean: float
+    sd: float
+    n: int
+    low: float
+    high: float
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
+def summarize(values) -> Summary:
+    """``Summary`` of a sequence of numbers (at least one)."""
+    values = [float(v) for v in values]
+    n = len(values)
+    if n == 0:
+        raise ValueError("no values to summarize")
+    mean = math.fsum(values) / n
+    if n == 1:
+        return Summary(mean, 0.0, 1, -math.inf, math.inf)
+    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    half = t975(n - 1) * sd / math.sqrt(n)
+    return Summary(mean, sd, n, mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A claimed difference a - b > threshold (direction +1) or < -threshold (direction -1), judged over seeds.
+
+    ``diff`` summarizes the per-seed differences (paired) or the difference of means (unpaired, Welch interval);
+    ``agree`` counts the seeds (paired) whose own difference lies on the claimed side."""
+
+    diff: Summary
+    direction: int
+    agree: int
+    of: int
+    paired: bool
+
+    @property
+    def verdict(self) -> str:
+        lo, hi = self.diff.low * self.direction, self.diff.high * self.direction
+        lo, hi = min(lo, hi), max(lo, hi)
+        if lo > 0:
+            return REPRODUCED
+        if hi < 0:
+            return CONTRADICTED
+        return UNRESOLVED
+
+
+def paired(a, b, direction: int = 1) -> Comparison:
+    """Compare two runs' values seed by seed (``a[i]`` and ``b[i]`` from the same seed)."""
+    if len(a) != len(b):
+        raise ValueError(f"paired comparison needs as many values on each side ({len(a)} vs {len(b)})")
+    d = [float(x) - float(y) for x, y in zip(a, b)]
+    return Comparison(summarize(d), direction, sum(1 for v in d if v * direction > 0), len(d), True)
+
+
+def unpaired(a, b, direction: int = 1) -> Comparison:
+    """Compare two independent sets of runs: difference of means with Welch's interval (Welch-Satterthwaite df)."""
+    sa, sb = summarize(a), summarize(b)
+    mean = sa.mean - sb.mean
+    if sa.n < 2 or sb.n < 2:
+        diff = Summary(mean, 0.0, min(sa.n, sb.n), -math.inf, math.inf)
+    else:
+        va, vb = sa.sd**2 / sa.n, sb.sd**2 / sb.n
+        se = math.sqrt(va + vb)
+        if se == 0:
+            diff = Summary(mean, 0.0, min(sa.n, sb.n), mean, mean)
+        else:
+            df = (va + vb) ** 2 / (va**2 / (sa.n - 1) + vb**2 / (sb.n - 1))
+            half = t975(max(1, math.floor(df))) * se
+            diff = Summary(mean, se, min(sa.n, sb.n), mean - half, mean + half)
+    agree = sum(1 for x in a for y in b if (x - y) * direction > 0)
+    return Comparison(diff, direction, agree, len(a) * len(b), False)
+
+
+def against_noise(difference: float, noise_sd: float, direction: int = 1) -> str:
+    """Judge one difference of two single runs against the seed spread ``noise_sd`` (the sd of one run's value
+    measured over seeds elsewhere): the difference of two independent draws has sd sqrt(2)·noise_sd, so it is
+    *beyond seed noise* when it exceeds 1.96·sqrt(2)·noise_sd on the claimed side."""
+    bound = Z975 * math.sqrt(2) * noise_sd
+    signed = difference * direction
+    if signed > bound:
+        return REPRODUCED
+    if signed < -bound:
+        return CONTRADICTED
+    return UNRESOLVED

@@ -1,0 +1,54 @@
+"""The book's claims judged on hand-made runs: paired by seed, the right numbers, verdicts and floors."""
+
+import pytest
+
+from ewc import claims, stats
+from ewc.results import metrics
+
+
+def run(r):
+    return {"task_matrix": r, "metrics": metrics(r)}
+
+
+def three_tasks(first, drop, last):
+    """A 3-task matrix: task 1 learned to ``first``, ``drop`` points lost during task 2, ``last`` on every task."""
+    return run([[first, None, None], [first - drop, 0.9, None], [last, last, last]])
+
+
+def test_metrics_read_the_right_cells():
+    r = run([[0.9, None, None], [0.6, 0.95, None], [0.5, 0.7, 0.8]])
+    assert claims.loss_after_next(1)(r) == pytest.approx(30)
+    assert claims.loss_by_end(1)(r) == pytest.approx(40)
+    assert claims.first_task_fading(r) == pytest.approx(10)
+    assert claims.final(2)(r) == pytest.approx(70) and claims.acc(r) == pytest.approx(200 / 3)
+    assert claims.just_learned(r) == pytest.approx(100 * (0.9 + 0.95 + 0.8) / 3)
+
+
+def test_paired_by_common_seeds_only():
+    runs = {"none": {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(5)},
+            "ewc-all": {s: three_tasks(0.95, 0.02, 0.85 + 0.01 * s) for s in (1, 2, 3, 4, 7)}}
+    j = claims.judge(claims.Claim("x", ("ewc-all", claims.acc), ("none", claims.acc), floor=15), runs)
+    assert j.seeds == (1, 2, 3, 4)
+    assert j.comparison.diff.mean == pytest.approx(85 + 2.5 - 50)  # seeds 1-4: ACC 85 + s against 50
+    assert j.verdict == stats.REPRODUCED and j.floor_met
+    assert claims.judge(claims.Claim("y", ("l2", claims.acc)), runs).verdict == "no runs"
+
+
+def test_constant_sides_floors_and_equality():
+    runs = {"none": {s: three_tasks(0.95, d, 0.5) for s, d in enumerate([0.12, 0.14, 0.13, 0.15, 0.11])}}
+    j = claims.judge(claims.Claim("drop", ("none", claims.loss_after_next(1)), floor=20), runs)
+    assert j.verdict == stats.REPRODUCED and j.floor_met is False  # clearly above 0, but the mean is 13 < 20
+    above = claims.judge(claims.Claim("t1 > 80", ("none", claims.final(1)), 80.0), runs)
+    assert above.verdict == stats.CONTRADICTED  # 50 % on every seed
+    same = {"a": {s: three_tasks(0.9, 0.1, 0.8 + 0.01 * (-1) ** s) for s in range(4)},
+            "b": {s: three_tasks(0.9, 0.1, 0.8) for s in range(4)}}
+    eq = claims.judge(claims.Claim("eq", ("a", claims.acc), ("b", claims.acc), direction=0), same)
+    assert eq.verdict == claims.NO_DIFFERENCE
+    same["a"] = {s: three_tasks(0.9, 0.1, 0.7 + 0.001 * s) for s in range(4)}
+    assert claims.judge(eq.claim, same).verdict == stats.CONTRADICTED
+
+
+def test_verdict_lines_hold_no_numbers():
+    runs = {"none": {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(3)}}
+    lines = claims.verdict_lines(claims.judge_all(claims.report_findings(3)[:1], runs))
+    assert lines == ["Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned: reproduced"]
