@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import fields
 
+from ewc.backend import require_tensorflow_backend
 from ewc.errors import EwcError
 
 EPILOG = """examples:
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        require_tensorflow_backend()
         args = build_parser().parse_args(argv)
         return args.func(args)
     except EwcError as exc:

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-import keras
-from keras import ops
+from ewc.backend import require_tensorflow_backend
 
-from ewc.config import ARCHS
-from ewc.errors import ConfigError
+require_tensorflow_backend()  # before Keras picks its backend: it cannot switch once imported
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+from ewc.config import ARCHS  # noqa: E402
+from ewc.errors import ConfigError  # noqa: E402
 
 CNN_PARAMETERS = 13_906_570  # Appendix A, counted by hand: 640 + 12544*1024+1024 + 1024*1024+1024 + 1024*10+10
 
