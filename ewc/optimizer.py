@@ -22,7 +22,8 @@ about 3 ms (of 65 ms).
 from __future__ import annotations
 
 import tensorflow as tf
-from tensorflow.compiler.tf2xla.python import xla
+
+from ewc.xla_barrier import optimization_barrier
 
 
 class Adam:
@@ -47,7 +48,7 @@ class Adam:
             m, v = tf.math.real(moments), tf.math.imag(moments)
             m = m + (g - m) * (1.0 - self.beta_1)
             v = v + (tf.square(g) - v) * (1.0 - self.beta_2)
-            (updated,) = xla.optimization_barrier(tf.complex(m, v))
+            updated = optimization_barrier(tf.complex(m, v))
             moments.assign(updated)
             var.assign_sub(tf.math.real(updated) * alpha / (tf.sqrt(tf.math.imag(updated)) + self.epsilon))
         self.iterations.assign_add(1)
