@@ -19,7 +19,7 @@ class MaxPool2x2(keras.layers.MaxPooling2D):
     """``MaxPooling2D(pool_size=(2, 2))`` computed as a reshape (B, H/2, 2, W/2, 2, C) and a max over the two 2-axes.
 
     The same function (H and W even, channels last), but its gradient is an elementwise mask that XLA fuses, where
-    Keras' pooling lowers to select-and-scatter: 28% of the Appendix A train step on this CPU (the issue #6 profile).
+    Keras' pooling lowers to select-and-scatter, which XLA on the CPU runs as a separate, unfused loop.
     Gradients differ only on exact ties inside a window, which after a ReLU are zeros whose gradient is zero anyway.
     """
 
