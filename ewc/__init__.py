@@ -3,8 +3,8 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of logs and notebooks
-# TensorFlow's pooling (BFC) CPU allocator instead of malloc: the CNN step's 50 MB gradient and Adam temporaries are
-# otherwise mapped and page-faulted afresh every step (a third of its time here; see the training-time chapter).
+# TensorFlow's pooling (BFC) CPU allocator instead of malloc: the CNN step's large gradient and Adam temporaries are
+# otherwise mapped and page-faulted afresh every step (see the training-time chapter).
 # Read when TensorFlow starts, so it takes effect when ewc is imported before tensorflow.
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import fields
 
+from ewc.backend import require_tensorflow_backend
 from ewc.errors import EwcError
 
 EPILOG = """examples:
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     from ewc.console import quiet_native_stderr
 
     try:
+        require_tensorflow_backend()
         args = build_parser().parse_args(argv)
         with quiet_native_stderr():
             return args.func(args)

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-import keras
-from keras import ops
+from ewc.backend import require_tensorflow_backend
 
-from ewc.config import ARCHS
-from ewc.errors import ConfigError
+require_tensorflow_backend()  # before Keras picks its backend: it cannot switch once imported
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+from ewc.config import ARCHS  # noqa: E402
+from ewc.errors import ConfigError  # noqa: E402
 
 CNN_PARAMETERS = 13_906_570  # Appendix A, counted by hand: 640 + 12544*1024+1024 + 1024*1024+1024 + 1024*10+10
 
@@ -16,7 +19,7 @@ class MaxPool2x2(keras.layers.MaxPooling2D):
     """``MaxPooling2D(pool_size=(2, 2))`` computed as a reshape (B, H/2, 2, W/2, 2, C) and a max over the two 2-axes.
 
     The same function (H and W even, channels last), but its gradient is an elementwise mask that XLA fuses, where
-    Keras' pooling lowers to select-and-scatter: 28% of the Appendix A train step on this CPU (the issue #6 profile).
+    Keras' pooling lowers to select-and-scatter, which XLA on the CPU runs as a separate, unfused loop.
     Gradients differ only on exact ties inside a window, which after a ReLU are zeros whose gradient is zero anyway.
     """
 

@@ -5,24 +5,22 @@ The update is Keras 3's ``keras.optimizers.Adam`` (Kingma & Ba 2015 with Keras' 
     t = iterations + 1,  alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
     m += (g - m) (1 - beta_1),  v += (g^2 - v) (1 - beta_2),  theta -= alpha m / (sqrt(v) + epsilon)
 
-Why not Keras' own: inside one XLA-compiled train step the Keras optimizer cost this CPU about 10 ms per step more
-on the Appendix A CNN (83 vs 74 ms), and it kept every trained model's buffers alive until the process ended (about
-640 MB per CNN trainer); this one does neither. The trainer adds the penalty's closed-form gradient
-(``Consolidation.gradient``) to the cross-entropy gradient before ``apply``.
+Why not Keras' own: inside one XLA-compiled train step the Keras optimizer was slower, and it kept every trained
+model's buffers alive until the process ended; this one does neither. The trainer adds the penalty's closed-form
+gradient (``Consolidation.gradient``) to the cross-entropy gradient before ``apply``.
 
-Storage: a parameter's two moments are kept together as one complex64 number, m + i v. The update is memory-bound
-(13.9 M parameters, about 1.3 ms per pass over them here), and XLA on the CPU computes each separately stored output
-in its own pass, re-reading -- and recomputing -- the gradient for each: for a penalised gradient
-g + lambda S (theta - anchor) that meant reading S and the anchor three times per step. With both moments in one array
-they are written in one pass, and an optimization barrier makes the parameter update read them back instead of
-recomputing them. Measured on the Appendix A CNN (batch 64): the online penalty's cost per step fell from 8-9 ms to
-about 3 ms (of 65 ms).
+Storage: a parameter's two moments are kept together as one complex64 number, m + i v. The update is memory-bound,
+and XLA on the CPU computes each separately stored output in its own pass, re-reading -- and recomputing -- the
+gradient for each: for a penalised gradient g + lambda S (theta - anchor) that meant reading S and the anchor three
+times per step. With both moments in one array they are written in one pass, and an optimization barrier
+(``ewc.xla_barrier``) makes the parameter update read them back instead of recomputing them.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
-from tensorflow.compiler.tf2xla.python import xla
+
+from ewc.xla_barrier import optimization_barrier
 
 
 class Adam:
@@ -47,7 +45,7 @@ class Adam:
             m, v = tf.math.real(moments), tf.math.imag(moments)
             m = m + (g - m) * (1.0 - self.beta_1)
             v = v + (tf.square(g) - v) * (1.0 - self.beta_2)
-            (updated,) = xla.optimization_barrier(tf.complex(m, v))
+            updated = optimization_barrier(tf.complex(m, v))
             moments.assign(updated)
             var.assign_sub(tf.math.real(updated) * alpha / (tf.sqrt(tf.math.imag(updated)) + self.epsilon))
         self.iterations.assign_add(1)

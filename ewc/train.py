@@ -13,6 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ewc.backend import require_tensorflow_backend
+
+# ruff: noqa: E402 -- the imports below follow the backend check on purpose
+require_tensorflow_backend()  # before Keras picks its backend: it cannot switch once imported
 import keras
 import numpy as np
 import tensorflow as tf
