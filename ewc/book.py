@@ -4,7 +4,7 @@ Book; plus the few helpers the chapters call (where results go, whether to reloa
 Command line (``add_book_command`` registers it as a sub-command; ``python -m ewc.book`` runs it stand-alone)::
 
     python -m ewc book [--profile quick] [--chapters NAME ...] [--no-execute] [--reuse-results]
-                       [-p NAME=VALUE ...] [--html-dir DIR]
+                       [-p NAME=VALUE ...] [--html-dir DIR] [--pdf [PATH]]
 
 * ``--profile``: the profile every chapter runs with (papermill parameter ``profile``); the published book is ``quick``.
 * ``--chapters``: only execute these notebooks (file names without ``.ipynb``, see ``_toc.yml``); the HTML is still
@@ -15,6 +15,8 @@ Command line (``add_book_command`` registers it as a sub-command; ``python -m ew
 * ``-p NAME=VALUE``: an extra papermill parameter for every selected chapter (VALUE is read as YAML, e.g.
   ``-p lam=500``, ``-p mlp_hidden=[64,64]``); refused unless every selected chapter's ``parameters`` cell has it.
 * ``--html-dir``: where the HTML goes (default ``_build/html``).
+* ``--pdf``: also print the book as one PDF (default ``_build/pdf/ewc-book.pdf``) with headless Chromium
+  (``ewc.pdf``); refused before anything runs when Chromium is not installed.
 
 Chapters run in ``_toc.yml`` order, each in a fresh kernel with ``book/`` as working directory. A chapter's executed
 copy goes to ``_build/chapters/NAME.ipynb`` and replaces ``book/NAME.ipynb`` only when it finished, so the committed
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 
 from ewc.errors import EwcError
 from ewc.files import atomic_write
+from ewc.pdf import PDF_PATH, build_pdf, find_chromium
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: _config.yml, _toc.yml, book/, results/
 BOOK_DIR = ROOT / "book"
@@ -363,12 +366,15 @@ def offsite_references(html_dir: str | os.PathLike) -> list[str]:
 
 def main_book(profile: str = "quick", chapters: list[str] | None = None, execute: bool = True,
               reuse_results: bool = False, params: dict | None = None, html_dir: str | None = None,
-              progress: bool = True) -> int:
-    """Execute the chapters (unless ``execute`` is False), then build the HTML. Returns 0, or 1 if a chapter
-    failed (message on stderr). Raises EwcError for user errors (unknown chapter, parameter or profile)."""
+              progress: bool = True, pdf: str | None = None) -> int:
+    """Execute the chapters (unless ``execute`` is False), then build the HTML, and the PDF at ``pdf`` when given.
+    Returns 0, or 1 if a chapter failed (message on stderr). Raises EwcError for user errors (unknown chapter,
+    parameter or profile; no Chromium for the PDF)."""
     from ewc.config import load_profile
 
     load_profile(profile)  # unknown profile -> ConfigError
+    if pdf:
+        find_chromium()  # before any chapter trains, not after
     started = time.time()
     params = dict(params or {})
     if "profile" in params or "reuse_results" in params:
@@ -387,6 +393,8 @@ def main_book(profile: str = "quick", chapters: list[str] | None = None, execute
     print(f"built {_rel(out / 'index.html')} ({len(list(out.rglob('*.html')))} pages)", file=sys.stderr)
     if execute and not chapters and not reuse_results and not params:
         record_book_run(profile, time.time() - started)
+    if pdf:
+        print(f"built {_rel(build_pdf(ROOT, pdf))}", file=sys.stderr)
     return 0
 
 
@@ -435,6 +443,8 @@ def add_book_command(subparsers) -> argparse.ArgumentParser:
                    help="extra papermill parameter for every selected chapter (VALUE read as YAML)")
     p.add_argument("--html-dir", help="where the HTML goes (default _build/html)")
     p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p.add_argument("--pdf", nargs="?", const=str(PDF_PATH), metavar="PATH",
+                   help="also print the book as one PDF with headless Chromium (default _build/pdf/ewc-book.pdf)")
     p.set_defaults(func=cmd_book)
     return p
 
@@ -442,7 +452,7 @@ def add_book_command(subparsers) -> argparse.ArgumentParser:
 def cmd_book(args) -> int:
     return main_book(profile=args.profile, chapters=args.chapters, execute=not args.no_execute,
                      reuse_results=args.reuse_results, params=parse_params(args.param), html_dir=args.html_dir,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, pdf=args.pdf)
 
 
 def main(argv: list[str] | None = None) -> int:

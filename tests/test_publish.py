@@ -1,0 +1,89 @@
+"""Publishing: the GitHub Pages workflow builds the book with exactly the command tested here, from the committed
+chapters, without training, and deploys what that command builds."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ewc import book
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES_WORKFLOW = ROOT / ".github" / "workflows" / "pages.yml"
+#: The workflow's build step runs exactly this, and ``test_build_command_builds_the_book`` runs it too.
+BUILD_COMMAND = "python -m ewc book --no-execute"
+#: What the command builds, relative to the checkout: the directory the workflow uploads.
+BUILT_HTML = Path("_build") / "html"
+#: Not copied when the build command runs in a copy of the checkout: outputs, caches, environments.
+UNCOPIED = {".git", ".venv", "_build", "artifacts", ".cache", "results/smoke", "results/paper"}
+UNCOPIED_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    data = yaml.safe_load(PAGES_WORKFLOW.read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
+    return data
+
+
+def steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_pages_workflow_builds_with_the_tested_command(workflow):
+    runs = [step["run"].strip() for step in steps(workflow) if "run" in step]
+    ewc_runs = [run for run in runs if "ewc" in run]
+    assert ewc_runs == [BUILD_COMMAND], "one step builds the book, and it is the command this module runs"
+    assert "pip install -r requirements.txt" in runs
+    assert "--no-execute" in shlex.split(BUILD_COMMAND), "publishing renders the committed chapters, never trains"
+
+
+def test_pages_workflow_deploys_what_the_command_builds(workflow):
+    uses = {step["uses"].split("@")[0]: step for step in steps(workflow) if "uses" in step}
+    assert Path(uses["actions/upload-pages-artifact"]["with"]["path"]) == BUILT_HTML
+    assert book.HTML_DIR == ROOT / BUILT_HTML, "the command's default output is what gets uploaded"
+    assert "actions/deploy-pages" in uses
+    deploy_job = next(job for job in workflow["jobs"].values()
+                      if any(s.get("uses", "").startswith("actions/deploy-pages@") for s in job["steps"]))
+    assert deploy_job["needs"] == "build" and deploy_job["environment"]["name"] == "github-pages"
+    assert workflow["permissions"]["pages"] == "write" and workflow["permissions"]["id-token"] == "write"
+    assert workflow["concurrency"]["group"]
+    assert str(uses["actions/setup-python"]["with"]["python-version"]) == "3.11"
+    for step in steps(workflow):
+        if "uses" in step:
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), f"pin actions by major tag: {step['uses']}"
+    assert "main" in workflow["on"]["push"]["branches"]
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The checkout's sources (what a clone has, plus uncommitted edits) copied to ``dest``."""
+
+    def ignore(directory, names):
+        rel = Path(directory).relative_to(ROOT)
+        return {n for n in names if n in UNCOPIED_NAMES or (rel / n).as_posix() in UNCOPIED}
+
+    shutil.copytree(ROOT, dest, ignore=ignore)
+    return dest
+
+
+def test_build_command_builds_the_book(tmp_path):
+    """The workflow's command, run in a copy of the checkout (as on a fresh runner), builds every chapter's page.
+    ``python`` is this test's interpreter, the one with the pinned requirements."""
+    checkout = copy_checkout(tmp_path / "checkout")
+    argv = shlex.split(BUILD_COMMAND)
+    assert argv[0] == "python"
+    proc = subprocess.run([sys.executable, *argv[1:]], cwd=checkout, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = checkout / BUILT_HTML
+    assert (html / "index.html").is_file()
+    for chapter in book.toc_files():
+        assert (html / chapter.relative_to(ROOT).with_suffix(".html")).is_file(), chapter
+    assert book.offsite_references(html) == []
+    assert not (checkout / "_build" / "chapters").exists(), "nothing was executed"
