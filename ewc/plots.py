@@ -70,7 +70,7 @@ def plot_seed_bands(results_by_mode: dict[str, list[dict]], ax=None, title: str 
         _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for mode, runs in results_by_mode.items():
         curves = np.array([[100 * np.mean([v for v in row if v is not None]) for row in r["accuracy"]] for r in runs])
-        mean, sd = curves.mean(axis=0), curves.std(axis=0)
+        mean, sd = curves.mean(axis=0), curves.std(axis=0, ddof=1 if len(runs) > 1 else 0)
         epochs = np.arange(1, curves.shape[1] + 1)
         ax.plot(epochs, mean, label=f"{MODE_TITLES.get(mode, mode)} (n={len(runs)})")
         ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.25)
@@ -81,4 +81,40 @@ def plot_seed_bands(results_by_mode: dict[str, list[dict]], ax=None, title: str 
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="lower left", fontsize="small")
     ax.set_title(title or "Mean over seeds ± 1 sd")
+    return ax
+
+
+def accuracy_over_seeds(runs: list[dict]) -> np.ndarray:
+    """The runs' per-epoch accuracy (%) stacked: (seeds, global epochs, tasks), NaN before a task is learned."""
+    return np.array([[[np.nan if v is None else 100 * v for v in row] for row in r["accuracy"]] for r in runs])
+
+
+def plot_seed_accuracy(runs: list[dict], ax=None, title: str | None = None, per_seed: bool = True):
+    """The report's Figures 3-5 over seeds: per task, the mean test accuracy (%) over the runs vs global epoch, a
+    band of ±1 sample standard deviation (n - 1) and, thin, each seed's own line. Returns the Axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    acc = accuracy_over_seeds(runs)
+    config = runs[0]["config"]
+    epochs = np.arange(1, acc.shape[1] + 1)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k in range(acc.shape[2]):
+        color = colors[k % len(colors)]
+        mean = np.nanmean(acc[:, :, k], axis=0) if np.isfinite(acc[:, :, k]).any() else acc[0, :, k]
+        sd = np.nanstd(acc[:, :, k], axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
+        if per_seed:
+            for seed_curve in acc[:, :, k]:
+                ax.plot(epochs, seed_curve, color=color, linewidth=0.5, alpha=0.45)
+        ax.plot(epochs, mean, color=color, marker="o", markersize=3, label=f"task {k + 1}")
+        ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.18, linewidth=0)
+    for boundary in range(config["epochs"], acc.shape[1], config["epochs"]):
+        ax.axvline(boundary + 0.5, color="0.85", linewidth=0.8, zorder=0)
+    ax.axhline(100 * CHANCE, color="0.5", linestyle="--", linewidth=1, label="chance")
+    ax.set(xlabel="epoch (global)", ylabel="test accuracy (%)", ylim=(0, 100), xlim=(0.5, acc.shape[1] + 0.5))
+    ax.legend(loc="lower left", fontsize="small", ncols=2)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    mode = MODE_TITLES.get(config["mode"], config["mode"])
+    lam = "" if config["mode"] == "none" else f", λ={config['lam']:g}"
+    ax.set_title(title or f"{mode}: mean of {len(runs)} seeds ± 1 sd — profile '{config['profile']}', "
+                 f"{config['arch']}{lam}")
     return ax

@@ -368,3 +368,64 @@ def report_comparison(runs: dict) -> object:
          f"{pct(previous[-1][0])} % (EWC on every task: {pct(every[-1][0])} %)"],
     ]
     return _md(markdown_table(["", "report (Sörberg 2020, from its text)", "this run"], rows, "lll"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Over seeds: runs given as {seed: results dict}
+
+
+def mean_sd(values, digits: int = 1) -> str:
+    """'83.1 ± 2.4' (sample sd, n - 1), in the values' own unit; '83.1' for a single value."""
+    from ewc.stats import summarize
+
+    s = summarize(values)
+    return f"{s.mean:.{digits}f}" if s.n == 1 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
+
+
+def interval(values, digits: int = 1) -> str:
+    """The 95 % t interval of the mean, '[80.2, 86.0]'; '—' for a single value."""
+    from ewc.stats import summarize
+
+    s = summarize(values)
+    return "—" if s.n == 1 else f"[{s.low:.{digits}f}, {s.high:.{digits}f}]"
+
+
+def seed_task_matrix(runs: dict[int, dict]):
+    """Accuracy (%) on every task (columns) at the end of every task (rows), mean ± sd over the seeds."""
+    first = next(iter(runs.values()))["task_matrix"]
+    n = len(first)
+    rows = []
+    for i in range(n):
+        cells = [mean_sd([100 * r["task_matrix"][i][k] for r in runs.values()]) if k <= i else "" for k in range(n)]
+        cells[i] = f"**{cells[i]}**"
+        rows.append([f"after task {i + 1}", *cells])
+    return _md(markdown_table([f"mean ± sd over {len(runs)} seeds (%)", *[f"task {k + 1}" for k in range(n)]], rows))
+
+
+SEED_METRICS = {
+    "ACC (%)": lambda r: 100 * r["metrics"]["acc"],
+    "BWT (points)": lambda r: 100 * r["metrics"]["bwt"],
+    "mean forgetting (points)": lambda r: 100 * r["metrics"]["mean_forgetting"],
+    "just learned (%)": lambda r: 100 * r["metrics"]["just_trained"],
+}
+
+
+def seed_metrics_table(runs_by_label: dict[str, dict[int, dict]]):
+    """One row per label: seeds, then each metric as mean ± sd and its 95 % interval."""
+    header = ["", "seeds"] + [h for name in SEED_METRICS for h in (name, "95 % interval")]
+    rows = []
+    for label, runs in runs_by_label.items():
+        row = [label, str(len(runs))]
+        for metric in SEED_METRICS.values():
+            values = [metric(r) for r in runs.values()]
+            row += [mean_sd(values), interval(values)]
+        rows.append(row)
+    return _md(markdown_table(header, rows))
+
+
+def seed_final_table(runs_by_label: dict[str, dict[int, dict]]):
+    """Final accuracy (%) on each task, mean ± sd over seeds, one row per label."""
+    n = len(next(iter(next(iter(runs_by_label.values())).values()))["metrics"]["final"])
+    rows = [[label, *[mean_sd([100 * r["metrics"]["final"][k] for r in runs.values()]) for k in range(n)]]
+            for label, runs in runs_by_label.items()]
+    return _md(markdown_table(["final accuracy (%), mean ± sd", *[f"task {k + 1}" for k in range(n)]], rows))

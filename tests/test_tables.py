@@ -20,3 +20,20 @@ def test_report_comparison_reads_each_cell_from_the_matrices():
     assert rows["EWC on every task: lowest task at the end"].endswith("| 83.0 % |")
     assert rows["EWC on the previous task: task 1 at the end"].endswith("| 88.0 % (EWC on every task: 92.0 %) |")
     assert "4 epochs × 4,000 images, Adam 0.0035, λ = 1000 (`quick`)" in rows["training per task"]
+
+
+def test_seed_accuracy_band_is_the_mean_and_sample_sd():
+    import numpy as np
+
+    from ewc import plots
+
+    def run(a, b):
+        return {"config": {"epochs": 1, "mode": "none", "profile": "smoke", "arch": "mlp", "lam": 0},
+                "accuracy": [[a, None], [a - 0.1, b]]}
+
+    runs = [run(0.9, 0.8), run(0.7, 0.6), run(0.8, 0.7)]
+    ax = plots.plot_seed_accuracy(runs)
+    task1 = [line for line in ax.lines if line.get_label() == "task 1"][0]
+    assert np.allclose(task1.get_ydata(), [80, 70])
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert np.isclose(band.max(), 80 + 10) and np.isclose(band.min(), 70 - 10)  # sd of 90, 70, 80 (n - 1) = 10
