@@ -57,9 +57,12 @@ def checkpoint_path(out: str | os.PathLike) -> Path:
 def check_resumable(path: str | os.PathLike, config) -> dict:
     """The metadata of a snapshot that a run of ``config`` (a RunConfig) may resume; ConfigError if the file is
     unreadable, from another format, or from a run with other parameters (naming them). Needs no TensorFlow."""
+    from ewc.config import normalize_stored
+
     meta = read_meta(path)
-    if meta["config"] != config.to_dict():
-        changed = sorted(k for k, v in config.to_dict().items() if meta["config"].get(k) != v)
+    stored = normalize_stored(meta["config"])  # written before later fields existed: their defaults
+    if stored != config.to_dict():
+        changed = sorted(k for k, v in config.to_dict().items() if stored.get(k) != v)
         raise ConfigError(f"checkpoint {path} is from a run with other parameters ({', '.join(changed)}); "
                           "rerun with --fresh to start over")
     return meta

@@ -35,8 +35,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     for f in fields(RunConfig):
         if f.name == "profile":
             continue
-        kind = {"int": int, "float": float}.get(str(f.type), str)
-        kwargs = {"type": kind, "help": f.metadata["help"], "default": None}
+        # default None everywhere: an option not given keeps the profile's value (make_config)
+        kwargs = {"help": f.metadata["help"], "default": None}
+        if str(f.type) == "bool":  # --permute-first / --no-permute-first, so either overrides the profile
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = {"int": int, "float": float}.get(str(f.type), str)
         if f.name in choices:
             kwargs["metavar"] = "|".join(choices[f.name])
         if f.name == "mlp_hidden":
@@ -80,7 +84,8 @@ def cmd_run(args) -> int:
         check_resumable(checkpoint_path(out), config)
     from ewc.experiment import run_experiment
 
-    print(f"{config.profile} profile, mode {config.mode}: {config.tasks} tasks x {config.epochs} epochs on "
+    length = f"{config.iterations} iterations" if config.iterations else f"{config.epochs} epochs"
+    print(f"{config.profile} profile, mode {config.mode}: {config.tasks} tasks x {length} on "
           f"{config.train_size} images ({config.arch}, {config.permutation} permutations)"
           + (f"; resuming from {checkpoint_path(out)}" if resuming else ""), flush=True)
     result = run_experiment(config, out, progress=not args.no_progress, fresh=args.fresh, data=mnist)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ewc import results
 from ewc.checkpoint import checkpoint_path
-from ewc.config import RunConfig
+from ewc.config import RunConfig, normalize_stored
 from ewc.data import Mnist, data_dir, load_mnist
 from ewc.train import run
 
@@ -33,7 +33,8 @@ def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, r
 
     Args:
         reuse: if ``out`` already holds complete results of exactly this config, load them instead of training
-            (how CI's nbval re-executes the published chapters in seconds; ``python -m ewc book`` retrains).
+            (how CI's nbval re-executes the published chapters in seconds; ``python -m ewc book`` retrains). A file
+            written before a field existed counts as having that field's default (``normalize_stored``).
         fresh: ignore (and overwrite) a checkpoint left by an interrupted run instead of resuming it.
         share_task1: take task 1 from (or put it into) the cache shared by runs that train it identically.
         data: MNIST to use (default: loaded once per process).
@@ -41,7 +42,7 @@ def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, r
     out = Path(out)
     if reuse and out.is_file():
         previous = results.load_results(out, require_complete=False)
-        if previous.get("complete") and previous.get("config") == config.to_dict():
+        if previous.get("complete") and normalize_stored(previous.get("config")) == config.to_dict():
             return previous
     out.parent.mkdir(parents=True, exist_ok=True)
     results.check_writable(out)

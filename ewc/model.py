@@ -1,5 +1,5 @@
-"""The report's Appendix A CNN and a fully connected alternative; both map (B, 28, 28, 1) floats in [0, 1] to
-(B, 10) class probabilities (softmax)."""
+"""The report's Appendix A CNN and a fully connected alternative; both map (B, S, S, 1) floats in [0, 1] to
+(B, 10) class probabilities (softmax). S is the image side: MNIST's 28, or 32 for zero-padded images."""
 
 from __future__ import annotations
 
@@ -37,14 +37,15 @@ class MaxPool2x2(keras.layers.MaxPooling2D):
         return config
 
 
-def appendix_a_cnn(keras_pooling: bool = False) -> keras.Sequential:
-    """The report's Appendix A model (13,906,570 parameters), layer for layer; its max-pool is ``MaxPool2x2`` (the same
-    function, faster to train) unless ``keras_pooling`` asks for Keras' own ``MaxPooling2D`` (the report's code)."""
+def appendix_a_cnn(keras_pooling: bool = False, image_size: int = 28) -> keras.Sequential:
+    """The report's Appendix A model (13,906,570 parameters on 28 x 28 images), layer for layer; its max-pool is
+    ``MaxPool2x2`` (the same function, faster to train) unless ``keras_pooling`` asks for Keras' own ``MaxPooling2D``
+    (the report's code). On ``image_size`` 32 the same layers see 32 x 32 inputs, so fc1 takes 16 * 16 * 64 inputs."""
     layers = keras.layers
     pool = layers.MaxPooling2D(pool_size=(2, 2), name="pool1") if keras_pooling else MaxPool2x2(name="pool1")
     return keras.Sequential(
         [
-            keras.Input(shape=(28, 28, 1), name="input"),
+            keras.Input(shape=(image_size, image_size, 1), name="input"),
             layers.Dropout(rate=0.2, name="dropout1"),
             layers.Conv2D(64, (3, 3), padding="same", activation="relu", name="conv1-1"),
             pool,
@@ -59,18 +60,19 @@ def appendix_a_cnn(keras_pooling: bool = False) -> keras.Sequential:
     )
 
 
-def mlp(hidden: tuple[int, ...] = (400, 400)) -> keras.Sequential:
-    """A fully connected ReLU network 784-hidden...-10, for the report's 'a fully connected network' question."""
-    layers = [keras.Input(shape=(28, 28, 1), name="input"), keras.layers.Flatten(name="flatten")]
+def mlp(hidden: tuple[int, ...] = (400, 400), image_size: int = 28) -> keras.Sequential:
+    """A fully connected ReLU network (image_size^2)-hidden...-10, for the report's 'a fully connected network'
+    question."""
+    layers = [keras.Input(shape=(image_size, image_size, 1), name="input"), keras.layers.Flatten(name="flatten")]
     layers += [keras.layers.Dense(h, activation="relu", name=f"fc{i + 1}") for i, h in enumerate(hidden)]
     layers += [keras.layers.Dense(10, activation="softmax", name="output")]
     return keras.Sequential(layers, name="mlp_" + "_".join(map(str, hidden)))
 
 
-def build_model(arch: str, mlp_hidden: tuple[int, ...] = (400, 400)) -> keras.Sequential:
-    """``arch`` is ``"cnn"`` (Appendix A) or ``"mlp"``."""
+def build_model(arch: str, mlp_hidden: tuple[int, ...] = (400, 400), image_size: int = 28) -> keras.Sequential:
+    """``arch`` is ``"cnn"`` (Appendix A) or ``"mlp"``, for ``image_size`` x ``image_size`` images."""
     if arch == "cnn":
-        return appendix_a_cnn()
+        return appendix_a_cnn(image_size=image_size)
     if arch == "mlp":
-        return mlp(tuple(mlp_hidden))
+        return mlp(tuple(mlp_hidden), image_size)
     raise ConfigError(f"unknown arch {arch!r}; choose from {', '.join(ARCHS)}")

@@ -13,14 +13,30 @@ none           0      nothing: the penalty is exactly zero
 l2             1      importance = 1, anchor = theta_K (plain L2 pull to the last task's weights)
 ewc-previous   1      importance = F_K, anchor = theta_K (only the previous task)
 ewc-all        T-1    slot K: importance = F_K, anchor = theta_K (one term per previous task)
-ewc-online     1      importance = S = sum_K F_K, anchor = theta_bar = sum_K F_K theta_K / S (0 where S = 0)
+ewc-online     1      importance = S_K = gamma S_{K-1} + F_K, anchor = theta_bar_K (below); 0 where S = 0
 =============  =====  ===================================================================================
 
-``ewc-online`` is the completed square of the per-task sum: sum_K F_K (theta - theta_K)^2 =
-S (theta - theta_bar)^2 + c with c independent of theta, so it has the same gradient as ``ewc-all`` with 2P numbers
-whatever the number of tasks. (The report's expansion drops the factor 2 of the cross term -2 theta sum_K F_K theta_K;
-see ``expanded_penalty``.) The state lives in ``tf.Variable``s updated with ``assign``, so a compiled train step that
-calls ``penalty`` is never re-traced when a task is added.
+``ewc-online`` is the completed square of the gamma-weighted per-task sum (Schwarz et al. 2018's online EWC; gamma is
+``RunConfig.gamma``, 1 by default):
+
+    sum_{k<=K} gamma^(K-k) F_k (theta - theta_k)^2 = S_K (theta - theta_bar_K)^2 + c_K,
+    S_K = sum_{k<=K} gamma^(K-k) F_k,  theta_bar_K = sum_{k<=K} gamma^(K-k) F_k theta_k / S_K,
+
+with c_K independent of theta, so it has the gradient of the per-task sum with 2P numbers whatever the number of
+tasks; with gamma = 1 it is the plain sum, the gradient of ``ewc-all``. Both sums obey one recursion: multiplying the
+sum up to task K-1 by gamma and adding task K's term gives gamma S_{K-1} (theta - theta_bar_{K-1})^2 + F_K (theta -
+theta_K)^2 + const, whose completed square is
+
+    S_K = gamma S_{K-1} + F_K,
+    theta_bar_K = (gamma S_{K-1} theta_bar_{K-1} + F_K theta_K) / S_K
+                = theta_bar_{K-1} + (F_K / S_K) (theta_K - theta_bar_{K-1}).
+
+(Schwarz et al. and van de Ven's code keep the decayed curvature but anchor it at the latest weights theta_K alone;
+that is not the quadratic whose curvature is S_K, and for gamma = 1 it is not ``ewc-all``'s gradient.) The report's
+expansion drops the factor 2 of the cross term -2 theta sum_K F_K theta_K; see ``expanded_penalty``.
+
+The state lives in ``tf.Variable``s updated with ``assign``, so a compiled train step that calls ``penalty`` is never
+re-traced when a task is added.
 """
 
 from __future__ import annotations
@@ -41,12 +57,15 @@ class Consolidation:
         lam: lambda, the penalty strength.
         capacity: for ``ewc-all``, how many tasks can be consolidated (the number of tasks minus one).
         dtype: dtype of the stored importances and anchors.
+        gamma: for ``ewc-online``, the decay of the running importance, in (0, 1]; other modes take only 1.
     """
 
-    def __init__(self, mode: str, shapes, lam: float, capacity: int = 1, dtype=tf.float32):
+    def __init__(self, mode: str, shapes, lam: float, capacity: int = 1, dtype=tf.float32, gamma: float = 1.0):
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-        self.mode, self.lam, self.dtype = mode, float(lam), dtype
+        if not 0 < gamma <= 1 or (gamma != 1 and mode != "ewc-online"):
+            raise ConfigError(f"gamma must be in (0, 1] and 1 unless the mode is ewc-online; got {gamma} for {mode}")
+        self.mode, self.lam, self.dtype, self.gamma = mode, float(lam), dtype, float(gamma)
         self.slots = {"none": 0, "ewc-all": max(int(capacity), 1)}.get(mode, 1)
         self.tasks_consolidated = 0
         shapes = [tuple(s) for s in shapes]
@@ -94,10 +113,11 @@ class Consolidation:
                 f_var[k].assign(f)
                 a_var[k].assign(p)
             elif self.mode == "ewc-online":
-                # theta_bar' = (S theta_bar + F theta) / (S + F), written as a weighted-mean update: exact
-                # (theta_bar' = theta) for the first task, and theta_bar stays 0 where S + F = 0.
+                # S' = gamma S + F and theta_bar' = theta_bar + (F / S') (theta - theta_bar) (the module docstring):
+                # exact (theta_bar' = theta) for the first task, and theta_bar stays put where S' = 0. gamma = 1
+                # multiplies exactly, so the default is the undecayed sum bit for bit.
                 s_old, bar_old = f_var[0], a_var[0]
-                s_new = s_old + f
+                s_new = self.gamma * s_old + f
                 share = tf.where(s_new > 0, f / tf.where(s_new > 0, s_new, 1), tf.zeros_like(p))
                 bar_new = bar_old + share * (p - bar_old)
                 f_var.assign(s_new[None])

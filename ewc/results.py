@@ -1,8 +1,10 @@
 """Results files and the continual-learning metrics computed from them.
 
 A results file is one JSON object. ``accuracy[e][k]`` is the test accuracy (fraction in [0, 1]) on task k after
-global epoch e, ``null`` before task k is first trained. ``task_matrix[i][k]`` is the accuracy on task k at the end of
-task i (the usual R matrix of Lopez-Paz & Ranzato 2017), ``null`` for k > i.
+global epoch e, ``null`` before task k is first trained. Every task has ``config.epochs`` rows: one per epoch, or,
+when ``config.iterations`` > 0, one after each of ``epochs`` near-equal shares of the task's steps (``ewc.train``).
+``task_matrix[i][k]`` is the accuracy on task k at the end of task i (the usual R matrix of Lopez-Paz & Ranzato
+2017), ``null`` for k > i.
 """
 
 from __future__ import annotations

@@ -1,14 +1,22 @@
 """The sequential trainer: learn tasks one after another, recording test accuracy on every seen task after every epoch
 (the report's protocol), and consolidating after each task.
 
-Images stay uint8 in memory (N, 28, 28); each task's permutation is applied once; the train step (forward, loss,
-backward, the penalty's gradient, Adam) is one XLA-compiled function whose penalty state lives in variables, so it is
-traced once per batch shape for the whole run, never per epoch or task.
+A task is trained on a stream of minibatches (``minibatches``): pass p over its training images in a fresh shuffled
+order, then pass p + 1, and so on. By default a task takes ``epochs`` whole passes and accuracy is recorded after
+each; with ``iterations`` > 0 it takes exactly that many steps of the stream (passes cut wherever the count ends),
+split into ``epochs`` near-equal shares (share e ends after floor((e + 1) iterations / epochs) steps) with accuracy
+recorded after each. Either way a task has ``epochs`` accuracy rows, so ``results.task_matrix`` reads the end of task
+i at row (i + 1) epochs - 1, and ``iterations`` = epochs x ceil(train_size / batch_size) trains exactly as epochs do.
+
+Images stay uint8 in memory (N, S, S) with S = ``image_size``; each task's permutation is applied once; the train step
+(forward, loss, backward, the penalty's gradient, Adam) is one XLA-compiled function whose penalty state lives in
+variables, so it is traced once per batch shape for the whole run, never per epoch or task.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,20 +32,20 @@ from tqdm import tqdm
 
 from ewc import checkpoint as ckpt
 from ewc import results as res
-from ewc.config import RunConfig
+from ewc.config import DEFAULTS, RunConfig
 from ewc.data import Mnist
 from ewc.fisher import fisher_diagonal
 from ewc.model import build_model
 from ewc.optimizer import Adam
 from ewc.penalty import Consolidation
-from ewc.tasks import apply_permutation, make_permutations
+from ewc.tasks import apply_permutation, make_permutations, pad_images
 
 EVAL_BATCH = 1000  # large batches: evaluation is forward-only
 
 
 @dataclass(frozen=True)
 class Task:
-    """One task's images (uint8, (N, 28, 28)) and labels (uint8, (N,))."""
+    """One task's images (uint8, (N, S, S), S = ``image_size``) and labels (uint8, (N,))."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -46,16 +54,18 @@ class Task:
 
 
 def make_tasks(config: RunConfig, mnist: Mnist) -> tuple[list[Task], np.ndarray]:
-    """The config's tasks on the first ``train_size``/``test_size`` images; returns (tasks, permutations (T, 784))."""
-    perms = make_permutations(config.permutation, config.tasks, config.seed, config.block_size)
-    x_tr, y_tr = mnist.x_train[: config.train_size], mnist.y_train[: config.train_size]
-    x_te, y_te = mnist.x_test[: config.test_size], mnist.y_test[: config.test_size]
+    """The config's tasks on the first ``train_size``/``test_size`` images, zero-padded to ``image_size``; returns
+    (tasks, permutations (T, image_size^2))."""
+    perms = make_permutations(config.permutation, config.tasks, config.seed, config.block_size,
+                              permute_first=config.permute_first, side=config.image_size)
+    x_tr, y_tr = pad_images(mnist.x_train[: config.train_size], config.image_size), mnist.y_train[: config.train_size]
+    x_te, y_te = pad_images(mnist.x_test[: config.test_size], config.image_size), mnist.y_test[: config.test_size]
     tasks = [Task(apply_permutation(x_tr, p), y_tr, apply_permutation(x_te, p), y_te) for p in perms]
     return tasks, perms
 
 
 def as_model_input(x_uint8) -> tf.Tensor:
-    """uint8 images (B, 28, 28) -> float32 (B, 28, 28, 1) in [0, 1]."""
+    """uint8 images (B, S, S) -> float32 (B, S, S, 1) in [0, 1]."""
     return tf.cast(x_uint8, tf.float32)[..., None] / 255.0
 
 
@@ -65,10 +75,11 @@ class SequentialTrainer:
     def __init__(self, config: RunConfig):
         self.config = config
         keras.utils.set_random_seed(config.seed)
-        self.model = build_model(config.arch, config.mlp_hidden)
+        self.model = build_model(config.arch, config.mlp_hidden, config.image_size)
         self.optimizer = Adam(config.lr, self.model.trainable_variables)
         self.consolidation = Consolidation(
-            config.mode, [v.shape for v in self.model.trainable_variables], config.lam, capacity=config.tasks - 1
+            config.mode, [v.shape for v in self.model.trainable_variables], config.lam, capacity=config.tasks - 1,
+            gamma=config.gamma,
         )
         self.train_step = tf.function(self._train_step, jit_compile=True)
         self.predict = tf.function(self._predict, jit_compile=True)
@@ -90,11 +101,14 @@ class SequentialTrainer:
 
     def train_epoch(self, task: Task, rng: np.random.Generator, progress: tqdm | None = None) -> float:
         """One pass over ``task``'s training images in a shuffled order; returns the mean batch cross-entropy."""
-        order = rng.permutation(len(task.x_train))
-        x, y = task.x_train[order], task.y_train[order].astype(np.int32)
+        return self.train_batches(task, _batches(rng.permutation(len(task.x_train)), self.config.batch_size), progress)
+
+    def train_batches(self, task: Task, batches, progress: tqdm | None = None) -> float:
+        """One step per index array of ``batches`` (int, (B,) each) into ``task``'s training images; returns the mean
+        batch cross-entropy."""
         losses = []
-        for start in range(0, len(x), self.config.batch_size):
-            xb, yb = x[start : start + self.config.batch_size], y[start : start + self.config.batch_size]
+        for idx in batches:
+            xb, yb = task.x_train[idx], task.y_train[idx].astype(np.int32)
             losses.append(self.train_step(xb, yb))
             if progress is not None:
                 progress.update(len(xb))
@@ -127,12 +141,35 @@ class SequentialTrainer:
         return time.perf_counter() - t0
 
 
+def _batches(order: np.ndarray, batch_size: int):
+    """``order`` cut into consecutive index arrays of ``batch_size`` (the last one shorter if it does not divide)."""
+    return (order[start : start + batch_size] for start in range(0, len(order), batch_size))
+
+
+def minibatches(n: int, batch_size: int, seed: int, task_index: int):
+    """The endless minibatch stream of one task over ``n`` training images: pass p is the shuffled order
+    ``default_rng([seed, 2, task_index, p]).permutation(n)`` cut by ``_batches``. Yields index arrays (B,); pass p
+    is what ``train_epoch`` takes for epoch p, so whole epochs and the same number of iterations train alike."""
+    for p in itertools.count():
+        yield from _batches(np.random.default_rng([seed, 2, task_index, p]).permutation(n), batch_size)
+
+
+def steps_per_task(config: RunConfig) -> int:
+    """Minibatch steps of one task: ``iterations``, or ``epochs`` whole passes."""
+    return config.iterations or config.epochs * -(-config.train_size // config.batch_size)
+
+
 def task1_key(config: RunConfig) -> dict:
     """Everything that determines task 1's training and its recorded accuracy. The penalty is zero during task 1,
-    and task 1 is the unpermuted MNIST, so mode, lambda, Fisher and permutation settings do not enter."""
-    keep = ("arch", "mlp_hidden", "epochs", "batch_size", "lr", "train_size", "test_size", "seed")
-    return {"config": {k: config.to_dict()[k] for k in keep}, "versions": res.library_versions(),
-            "checkpoint": ckpt.FORMAT}
+    so mode, lambda, gamma and Fisher settings do not enter; task 1 is the unpermuted MNIST unless ``permute_first``,
+    so the permutation settings enter only then. Fields added later enter only when they differ from their defaults:
+    runs that do not use them keep the keys (and the cached snapshots) they had before."""
+    d = config.to_dict()
+    keep = ["arch", "mlp_hidden", "epochs", "batch_size", "lr", "train_size", "test_size", "seed"]
+    keep += [k for k in ("iterations", "permute_first", "image_size") if d[k] != DEFAULTS[k]]
+    if config.permute_first:
+        keep += ["permutation"] + (["block_size"] if config.permutation == "block" else [])
+    return {"config": {k: d[k] for k in keep}, "versions": res.library_versions(), "checkpoint": ckpt.FORMAT}
 
 
 def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Path | None = None,
@@ -164,15 +201,21 @@ def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Pat
         record["accuracy"] = [row[:1] + [None] * (n_tasks - 1) for row in record["accuracy"]]
 
     _consolidate_pending(trainer, tasks, record)  # a task 1 taken from the shared cache
-    bar = tqdm(total=n_tasks * epochs * config.train_size, initial=record["tasks_done"] * epochs * config.train_size,
-               unit="img", disable=not progress, leave=False, desc=config.mode)
+    steps = steps_per_task(config)
+    passes, rest = divmod(steps, -(-config.train_size // config.batch_size))
+    images = passes * config.train_size + rest * config.batch_size  # per task
+    bar = tqdm(total=n_tasks * images, initial=record["tasks_done"] * images, unit="img", disable=not progress,
+               leave=False, desc=config.mode)
     for k in range(record["tasks_done"], n_tasks):
         task_train = task_eval = 0.0
+        stream, done = minibatches(config.train_size, config.batch_size, config.seed, k), 0
         for e in range(epochs):
-            bar.set_description(f"{config.mode} task {k + 1}/{n_tasks} epoch {e + 1}/{epochs}")
+            part = f"epoch {e + 1}/{epochs}" if not config.iterations else f"step {done}/{steps}"
+            bar.set_description(f"{config.mode} task {k + 1}/{n_tasks} {part}")
             t0 = time.perf_counter()
-            record["train_loss"].append(trainer.train_epoch(tasks[k], np.random.default_rng([config.seed, 2, k, e]),
-                                                            bar))
+            upto = (e + 1) * steps // epochs  # epochs mode: (e + 1) whole passes
+            record["train_loss"].append(trainer.train_batches(tasks[k], itertools.islice(stream, upto - done), bar))
+            done = upto
             t1 = time.perf_counter()
             record["accuracy"].append([trainer.accuracy(tasks[j]) if j <= k else None for j in range(n_tasks)])
             task_train += t1 - t0

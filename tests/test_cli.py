@@ -32,6 +32,14 @@ BAD_RUN_OPTIONS = {
     "fisher samples above train size": (["--train-size", "500", "--fisher-samples", "501"], "fisher samples must be"),
     "fisher samples zero": (["--fisher-samples", "0"], "fisher samples must be"),
     "not a number": (["--lr", "fast"], "invalid float value"),
+    "gamma outside online": (["--mode", "ewc-all", "--gamma", "0.5"], "mode ewc-all takes only gamma 1"),
+    "gamma not a number": (["--mode", "ewc-online", "--gamma", "half"], "invalid float value"),
+    "gamma above one": (["--mode", "ewc-online", "--gamma", "2"], "gamma must be in (0, 1]"),
+    "fewer iterations than rows": (["--epochs", "3", "--iterations", "2"], "iterations must be 0 or at least epochs"),
+    "image size 30": (["--image-size", "30"], "image size must be 28 or 32"),
+    "block not dividing 32": (["--image-size", "32", "--permutation", "block", "--block-size", "7"],
+                              "block size must divide 32"),
+    "a value after a flag": (["--permute-first", "yes"], "unrecognized arguments: yes"),
     "unknown option": (["--lamda", "3"], "unrecognized arguments"),
 }
 
@@ -96,7 +104,8 @@ def test_bad_mnist_files(tmp_path, mnist):
 def test_help_explains_the_options():
     proc = run_cli("run", "--help")
     assert proc.returncode == 0
-    for words in ("--mode", "--profile", "--lam", "Penalty strength", "--block-size", "paper"):
+    for words in ("--mode", "--profile", "--lam", "Penalty strength", "--block-size", "paper", "--gamma",
+                  "--iterations", "--permute-first, --no-permute-first", "--image-size"):
         assert words in proc.stdout
 
 

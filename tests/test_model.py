@@ -57,3 +57,13 @@ def test_maxpool2x2_equals_keras_maxpooling_values_and_gradients():
         np.testing.assert_array_equal(grads[0], grads[1])
     windows = tf.nn.relu(x).numpy().reshape(3, 14, 2, 14, 2, 5).max(axis=(2, 4))
     assert (windows == 0).mean() > 0.03  # the ReLU case really had all-zero windows (ties)
+
+
+def test_32_by_32_inputs_widen_only_the_first_dense_layer():
+    cnn = build_model("cnn", image_size=32)
+    assert cnn.input_shape == (None, 32, 32, 1) and cnn.output_shape == (None, 10)
+    by_hand = (3 * 3 * 1 * 64 + 64) + (16 * 16 * 64 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 * 10 + 10)
+    assert cnn.count_params() == by_hand
+    net = build_model("mlp", (400, 400), image_size=32)
+    assert net.input_shape == (None, 32, 32, 1)
+    assert net.count_params() == (1024 * 400 + 400) + (400 * 400 + 400) + (400 * 10 + 10)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from ewc.errors import ConfigError
 from ewc.fisher import fisher_diagonal
 from ewc.penalty import Consolidation, expanded_penalty, running_sums
 
@@ -172,3 +173,96 @@ def test_trained_model_penalty_is_zero_at_anchor_positive_away_and_anchor_does_n
         model.trainable_variables[0].assign(params[0] + 1.0)  # training on: the stored anchor must not follow
         assert float(c(model.trainable_variables)) > 0.0
         model.trainable_variables[0].assign(params[0])
+
+
+def legacy_online(fishers, anchors, dtype=tf.float32):
+    """The online update as written before gamma existed (S += F, theta_bar += F / S (theta - theta_bar)), copied
+    here as the reference the default gamma must reproduce bit for bit."""
+    s = [tf.zeros(sh, dtype) for sh in SHAPES]
+    bar = [tf.zeros(sh, dtype) for sh in SHAPES]
+    for fk, ak in zip(fishers, anchors):
+        for i, (f, p) in enumerate(zip(fk, ak)):
+            f, p = tf.cast(f, dtype), tf.cast(p, dtype)
+            s_new = s[i] + f
+            share = tf.where(s_new > 0, f / tf.where(s_new > 0, s_new, 1), tf.zeros_like(p))
+            bar[i], s[i] = bar[i] + share * (p - bar[i]), s_new
+    return [x.numpy() for x in s], [x.numpy() for x in bar]
+
+
+def test_gamma_one_is_the_undecayed_online_mode_bit_for_bit():
+    fishers, anchors = random_tasks(3, seed=21, offset=0.7)
+    s_ref, bar_ref = legacy_online(fishers, anchors)
+    for gamma in (None, 1.0):  # the default and an explicit 1
+        c = Consolidation("ewc-online", SHAPES, LAM, dtype=tf.float32, **({} if gamma is None else {"gamma": gamma}))
+        for f, a in zip(fishers, anchors):
+            c.consolidate(f, a)
+        for got, want in zip(c.state()["importance"] + c.state()["anchor"], s_ref + bar_ref):
+            np.testing.assert_array_equal(got[0], want)
+        reference = Consolidation("ewc-online", SHAPES, LAM, dtype=tf.float32)
+        reference.load_state({"importance": [x[None] for x in s_ref], "anchor": [x[None] for x in bar_ref],
+                              "tasks_consolidated": 3})
+        theta = [np.random.default_rng(22).normal(size=s).astype(np.float32) for s in SHAPES]
+        v, g = value_and_grad(c, theta)
+        v_ref, g_ref = value_and_grad(reference, theta)
+        assert v == v_ref
+        for a, b in zip(g + c.gradient(theta), g_ref + reference.gradient(theta)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_decayed_online_by_hand():
+    """gamma = 1/2, one parameter: F = 1, 2, 1 at theta_k = 0, 3, 6. S_2 = 1/2 + 2 = 5/2, theta_bar_2 = 6 / (5/2) =
+    2.4; S_3 = 5/4 + 1 = 9/4, theta_bar_3 = (5/4 * 2.4 + 6) / (9/4) = 4 (= (1/4 * 0 + 1 * 3 + 1 * 6) / (9/4)).
+    At theta = 5 the penalty is (lam/2) (9/4) (5 - 4)^2 and its gradient lam (9/4) (5 - 4). A second coordinate with
+    F = 0 throughout keeps S = 0 and theta_bar = 0."""
+    c = Consolidation("ewc-online", [(2,)], LAM, dtype=tf.float64, gamma=0.5)
+    for f, a in (([1.0, 0.0], [0.0, 1.0]), ([2.0, 0.0], [3.0, 2.0]), ([1.0, 0.0], [6.0, 3.0])):
+        c.consolidate([np.array(f)], [np.array(a)])
+        if c.tasks_consolidated == 2:
+            np.testing.assert_allclose(c.state()["importance"][0][0], [2.5, 0.0], rtol=1e-15)
+            np.testing.assert_allclose(c.state()["anchor"][0][0], [2.4, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(c.state()["importance"][0][0], [2.25, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(c.state()["anchor"][0][0], [4.0, 0.0], rtol=1e-15)
+    theta = [np.array([5.0, 7.0])]
+    value, grad = value_and_grad(c, theta)
+    assert value == pytest.approx(0.5 * LAM * 2.25, rel=1e-14)
+    np.testing.assert_allclose(grad[0], [LAM * 2.25, 0.0], rtol=1e-14)
+    # the gamma-weighted per-task sum there is 1/4 * 25 + 4 + 1 = 11.25 = S_3 (5 - 4)^2 + 9, the dropped constant
+    assert per_task_sum([theta[0][:1]], [[np.array([w * f])] for w, f in ((0.25, 1), (0.5, 2), (1, 1))],
+                        [[np.array([a])] for a in (0.0, 3.0, 6.0)]) == pytest.approx(0.5 * LAM * 11.25)
+
+
+@pytest.mark.parametrize("gamma", [0.3, 0.9])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_decayed_online_has_the_gradient_of_the_gamma_weighted_per_task_sum(k, gamma):
+    """The slow, obvious form (lam/2) sum_k gamma^(K-k) sum_i F_k,i (theta_i - theta_k,i)^2 against the running form:
+    central differences of the sum against the closed-form gradient and autodiff, and their difference a constant."""
+    fishers, anchors = random_tasks(k, seed=30 + k, offset=0.2)
+    weighted = [[gamma ** (k - 1 - j) * f for f in fk] for j, fk in enumerate(fishers)]
+    c = Consolidation("ewc-online", SHAPES, LAM, dtype=tf.float64, gamma=gamma)
+    for f, a in zip(fishers, anchors):
+        c.consolidate(f, a)
+    rng = np.random.default_rng(40 + k)
+    offsets = []
+    for _ in range(3):
+        theta = [rng.normal(size=s) * 2 for s in SHAPES]
+        value, autodiff = value_and_grad(c, theta)
+        closed = [g.numpy() for g in c.gradient([tf.constant(t) for t in theta])]
+        numeric = numeric_grad(lambda t: per_task_sum(t, weighted, anchors), theta)
+        for a, b, n in zip(closed, autodiff, numeric):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(a, n, rtol=1e-5, atol=1e-8)
+        offsets.append(per_task_sum(theta, weighted, anchors) - value)
+    np.testing.assert_allclose(offsets, offsets[0], rtol=1e-9, atol=1e-9)
+    if gamma < 1 and k > 1:  # really decayed: the undecayed sum has another gradient
+        undecayed = consolidated("ewc-online", fishers, anchors)
+        assert not np.allclose(undecayed.gradient(theta)[0], closed[0])
+
+
+def test_gamma_other_than_one_is_refused_outside_online():
+    for mode in ("none", "l2", "ewc-all", "ewc-previous"):
+        with pytest.raises(ConfigError, match="gamma"):
+            Consolidation(mode, SHAPES, LAM, capacity=2, gamma=0.5)
+        Consolidation(mode, SHAPES, LAM, capacity=2, gamma=1.0)
+    for gamma in (0.0, 1.5, -0.1):
+        with pytest.raises(ConfigError, match="gamma"):
+            Consolidation("ewc-online", SHAPES, LAM, gamma=gamma)

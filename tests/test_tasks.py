@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ewc.errors import ConfigError
-from ewc.tasks import apply_permutation, block_permutation, make_permutations
+from ewc.tasks import apply_permutation, block_permutation, make_permutations, pad_images
 
 
 @pytest.mark.parametrize("kind", ["pixel", "block"])
@@ -58,3 +58,57 @@ def test_pixel_permutation_moves_pixels_not_values():
 def test_block_size_must_divide_28():
     with pytest.raises(ConfigError, match="divide 28"):
         make_permutations("block", 2, seed=0, block_size=5)
+
+
+@pytest.mark.parametrize("kind", ["pixel", "block"])
+def test_permute_first_permutes_task_one_and_leaves_the_others(kind):
+    plain = make_permutations(kind, 4, seed=5)
+    first = make_permutations(kind, 4, seed=5, permute_first=True)
+    np.testing.assert_array_equal(first[1:], plain[1:])  # tasks 2..N as before
+    np.testing.assert_array_equal(np.sort(first[0]), np.arange(784))  # a bijection ...
+    assert not np.array_equal(first[0], np.arange(784))  # ... that moves pixels
+    assert not any(np.array_equal(first[0], p) for p in plain[1:])  # a task of its own
+    # independent of the number of tasks, so runs of different lengths share task 1
+    np.testing.assert_array_equal(make_permutations(kind, 2, seed=5, permute_first=True)[0], first[0])
+
+
+def test_padding_to_32_centres_the_image_in_zeros():
+    x = np.random.default_rng(2).integers(1, 256, (3, 28, 28), dtype=np.uint8)  # no zeros inside
+    padded = pad_images(x, 32)
+    assert padded.shape == (3, 32, 32) and padded.dtype == np.uint8
+    np.testing.assert_array_equal(padded[:, 2:30, 2:30], x)
+    border = np.ones((32, 32), bool)
+    border[2:30, 2:30] = False
+    assert np.all(padded[:, border] == 0) and border.sum() == 32 * 32 - 28 * 28
+    assert pad_images(x, 28) is x
+    with pytest.raises(ConfigError):
+        pad_images(x, 31)
+
+
+@pytest.mark.parametrize("kind", ["pixel", "block"])
+def test_permutations_of_32_by_32_images_cover_all_1024_pixels(kind):
+    perms = make_permutations(kind, 3, seed=0, block_size=8, permute_first=True, side=32)
+    assert perms.shape == (3, 1024)
+    for p in perms:
+        np.testing.assert_array_equal(np.sort(p), np.arange(1024))
+    x = pad_images(np.random.default_rng(0).integers(0, 256, (2, 28, 28), dtype=np.uint8), 32)
+    y = apply_permutation(x, perms[0])
+    assert y.shape == (2, 32, 32)
+    np.testing.assert_array_equal(y.reshape(2, -1)[:, 100], x.reshape(2, -1)[:, perms[0][100]])
+
+
+@pytest.mark.parametrize("block", [2, 4, 8, 16])
+def test_block_permutation_on_32_moves_whole_blocks(block):
+    image = np.arange(1024, dtype=np.int64).reshape(32, 32)
+    out = apply_permutation(image[None], block_permutation(np.random.default_rng(3), block, side=32))[0]
+    n = 32 // block
+
+    def blocks(img):
+        return [img[r * block:(r + 1) * block, c * block:(c + 1) * block].tobytes() for r in range(n) for c in range(n)]
+
+    assert sorted(blocks(out)) == sorted(blocks(image)) and blocks(out) != blocks(image)
+
+
+def test_block_size_must_divide_the_side():
+    with pytest.raises(ConfigError, match="divide 32"):
+        make_permutations("block", 2, seed=0, block_size=7, side=32)

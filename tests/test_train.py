@@ -107,3 +107,64 @@ def test_shared_task1_from_a_run_with_another_task_count(mnist, tmp_path):
     shared, alone = run(config, mnist, task1_cache=tmp_path), run(config, mnist)
     assert shared["task1_reused"] is True
     assert shared["accuracy"] == alone["accuracy"] and all(len(row) == 3 for row in shared["accuracy"])
+
+
+def test_iterations_walk_reshuffled_passes_and_split_into_rows(mnist, tmp_path):
+    """25 steps on the smoke profile's 1,000 images in batches of 64 (16 steps per pass: 15 of 64, one of 40) are
+    pass 0 whole, then the first 9 batches of pass 1 in its own shuffle; 2 rows end after 12 and 25 steps. The
+    reference is a plain loop over batches built by hand."""
+    config = make_config("smoke", mode="none", tasks=1, epochs=2, iterations=25)
+    result = run(config, mnist, checkpoint=tmp_path / "c.npz")
+
+    trainer, (tasks, _) = SequentialTrainer(config), make_tasks(config, mnist)
+    task = tasks[0]
+    passes = [np.random.default_rng([config.seed, 2, 0, p]).permutation(1000) for p in (0, 1)]
+    batches = [order[s : s + 64] for order in passes for s in range(0, 1000, 64)][:25]
+    assert [len(b) for b in batches] == [64] * 15 + [40] + [64] * 9
+    rows, losses = [], []
+    for segment in (batches[:12], batches[12:]):
+        ce = [trainer.train_step(task.x_train[b], task.y_train[b].astype(np.int32)).numpy() for b in segment]
+        losses.append(float(np.mean(ce)))
+        rows.append([trainer.accuracy(task)])
+    assert result["accuracy"] == rows and result["train_loss"] == losses
+    assert result["task_matrix"] == [rows[-1]]
+    with np.load(tmp_path / "c.npz") as npz:
+        assert int(npz["optimizer_0"]) == 25  # Adam's step count: exactly the iterations asked for
+
+
+def test_whole_epochs_given_as_iterations_train_identically(mnist):
+    epochs = make_config("smoke", mode="ewc-online", tasks=2, epochs=2)
+    steps = run(make_config("smoke", mode="ewc-online", tasks=2, epochs=2, iterations=2 * 16), mnist)
+    by_epochs = run(epochs, mnist)
+    assert steps["accuracy"] == by_epochs["accuracy"] and steps["train_loss"] == by_epochs["train_loss"]
+    assert steps["metrics"] == by_epochs["metrics"]
+
+
+def test_iterations_across_passes_trace_once_per_batch_shape(mnist):
+    import itertools
+
+    from ewc.train import minibatches
+
+    config = make_config("smoke", mode="ewc-online", tasks=2, epochs=3, iterations=37)
+    trainer, (tasks, _) = SequentialTrainer(config), make_tasks(config, mnist)
+    for k, task in enumerate(tasks):
+        stream = minibatches(config.train_size, config.batch_size, config.seed, k)
+        for n in (12, 12, 13):  # the run's shares of 37 steps: floor(37 (e + 1) / 3) - floor(37 e / 3)
+            trainer.train_batches(task, itertools.islice(stream, n))
+        if k == 0:
+            trainer.consolidate(task, k)
+    assert int(trainer.optimizer.iterations.numpy()) == 2 * 37
+    assert trainer.train_step.experimental_get_tracing_count() == 2  # batches of 64 and of 40
+
+
+def test_permuted_first_task_on_32_by_32_images(mnist):
+    """Task 1 is zero-padded MNIST seen through its own permutation; the MLP gets 1,024 inputs; a run completes."""
+    config = make_config("smoke", mode="ewc-online", gamma=0.5, tasks=2, epochs=1, image_size=32, permute_first=True)
+    tasks, perms = make_tasks(config, mnist)
+    padded = np.zeros((config.train_size, 32, 32), np.uint8)
+    padded[:, 2:30, 2:30] = mnist.x_train[: config.train_size]
+    assert perms.shape == (2, 1024) and not np.array_equal(perms[0], np.arange(1024))
+    np.testing.assert_array_equal(tasks[0].x_train.reshape(-1, 1024), padded.reshape(-1, 1024)[:, perms[0]])
+    result = run(config, mnist)
+    assert result["parameters"] == (1024 * 64 + 64) + (64 * 64 + 64) + (64 * 10 + 10)
+    assert result["task_matrix"][0][0] > 0.5  # learned from permuted, padded images
