@@ -134,11 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="image to write (.png, .svg, .pdf)")
     p.set_defaults(func=cmd_plot)
 
-    from ewc.bench import add_parser as add_bench_command  # both light: the heavy imports happen when they run
+    from ewc.bench import add_parser as add_bench_command  # all light: the heavy imports happen when they run
     from ewc.book import add_book_command
+    from ewc.suite_cli import add_suite_commands
 
     add_bench_command(sub)
     add_book_command(sub)
+    add_suite_commands(sub)
     return parser
 
 

@@ -1,0 +1,187 @@
+"""Reference suites: named, declared sets of runs (run name -> RunConfig) that ``python -m ewc suite NAME`` trains
+through Snakemake (``ewc/workflow/Snakefile``), one job per run, each writing ``<results>/<suite>/<run>.json``.
+
+A run's name is ``<mode>[_lam-<lambda>]/seed-<k>`` (the ``_lam`` part where a suite runs a mode at more than one
+lambda, or at another lambda than its profile's); ``<results>`` is ``results/`` in the checkout unless
+``$EWC_RESULTS_DIR`` or ``--results-dir`` says otherwise. A run whose results file is complete and was made from
+exactly its config is done and never rerun; anything else is trained, resuming from the checkpoint an interrupted
+job left beside its results file.
+
+Suites (built when asked for, so that a suite needing fields this version of RunConfig lacks fails alone, on use):
+
+* ``smoke``: the smoke profile, modes none and ewc-all, seeds 0-1; seconds per run, for the tests.
+* ``quick``: the book's runs on the default profile: none, ewc-all, ewc-previous x seeds 0-4, ewc-online x seeds
+  0-2, l2 at lambda 0.01 x seeds 0-2.
+* ``report-scale``: the report's network and optimiser (profile paper: batch 64, Adam 1e-4) on all 60,000 images
+  for 5 epochs per task; none, ewc-all, ewc-previous, ewc-online at the report's lambda 200, plus ewc-all at
+  ``REPORT_SCALE_CALIBRATED_LAM``; seeds 0-1.
+* ``vandeven2019``: van de Ven & Tolias's domain-incremental permuted MNIST (below); none, EWC and online EWC.
+* ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200), modes
+  none, ewc-all, ewc-previous, seed 0.
+
+The vandeven2019 protocol, as their code (GMvandeVen/continual-learning) sets it. Their README at commit 86802a8
+says the results of arXiv 1809.10635 came from commit 9c0ca78, whose permuted-MNIST settings were passed on the
+command line and are not recorded; commit 9945f84 (December 2019) added ``param_values.py`` with the defaults of
+their comparisons "based on chosen experiment and scenario". File:line references are to 9945f84 unless named:
+
+* 10 tasks, 5000 iterations (minibatches) per task, Adam lr 1e-4: ``param_values.py:4-6`` (permMNIST); batch 128:
+  ``main.py:57``; Adam betas (0.9, 0.999): ``main.py:216`` (ours: the same betas, epsilon 1e-7 instead of 1e-8).
+* MLP with two hidden layers of 1000 ReLU units: ``param_values.py:7`` (fc_units) and ``main.py:45`` (fc_layers 3
+  = two hidden + output), no dropout or batch norm (``main.py:47-48`` defaults). Domain-IL: one 10-way softmax
+  shared by all tasks, as ours.
+* Images zero-padded to 32 x 32 (``data.py:134`` ``transforms.Pad(2)``, ``data.py:144`` size 32) and permuted over
+  all 1024 pixels, task 1 included (``data.py:166-169``): only ``--seed 0`` leaves task 1 unpermuted ("for
+  visualization", ``main.py:186``), and their comparisons start at seed 1 (``_compare.py:13``). So
+  ``image_size=32, permute_first=True``.
+* Fisher: ``emp_FI`` defaults to False, which uses the *predicted* label (``continual_learner.py:31, 100-109``),
+  one example at a time over the whole training set (``fisher_n`` None: ``continual_learner.py:30, 94``), divided
+  by the last index, n - 1 (``continual_learner.py:125``). The predicted label equals the true one on every
+  training image the network classifies correctly, so our ``empirical`` Fisher (true labels) differs from theirs
+  only on misclassified training images; ``fisher_samples`` = all 60,000. (Their 2022 rewrite renames the option
+  ``--fisher-labels`` with choices all/sample/pred/true and default ``all``, the expected Fisher:
+  ``params/options.py:238`` at HEAD.)
+* Penalty: ``ewc_lambda * (1/2) sum F (theta - theta*)^2`` added to the mean cross-entropy
+  (``continual_learner.py:148-165``, ``encoder.py:207``): the same form and scale as ours. Online EWC keeps one
+  running sum ``F_new + gamma F_old`` anchored at the latest task (``continual_learner.py:135-139``).
+* Lambda: their permuted-MNIST grid is 1, 10, ..., 1e7 (``compare_hyperParams.py:17`` at HEAD; the grid script
+  runs one seed by default, ``params/options.py:23`` at HEAD), and the values they chose for domain-IL permuted
+  MNIST are lambda 500 for EWC and 1000 for online EWC, with gamma 0.9 (``param_values.py:24-31``). We run the grid
+  at seed 0 for EWC and online EWC, and the chosen lambdas at seeds 0-2, with gamma 1.0 (their default before
+  ``param_values.py``: ``main.py:83`` at 86802a8, whose README's example is ``--ewc --online --lambda=5000
+  --gamma=1``). With gamma 1 their online penalty, ``gamma F`` in the loss (``continual_learner.py:161``), is our
+  running sum.
+* Not matched: weight initialisation (PyTorch's default vs Keras' Glorot uniform); they evaluate at the end of each
+  task, we as ``iterations`` mode does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ewc.config import RunConfig, make_config
+from ewc.errors import ConfigError
+
+RESULTS_ENV = "EWC_RESULTS_DIR"  # overrides where suites write (tests use a temporary directory)
+REPORT_SCALE_CALIBRATED_LAM = 1000.0  # placeholder until calibrated: the second lambda of report-scale's ewc-all
+VANDEVEN_LAM_GRID = (1.0, 10.0, 100.0, 1000.0, 1e4, 1e5, 1e6, 1e7)  # compare_hyperParams.py:17 (permMNIST)
+VANDEVEN_EWC_LAM = 500.0  # param_values.py:24-26, domain-IL permMNIST
+VANDEVEN_ONLINE_LAM = 1000.0  # param_values.py:28-30, domain-IL permMNIST
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named set of runs: ``runs`` maps a run name (``ewc-all/seed-3``) to its config, in a fixed order."""
+
+    name: str
+    description: str
+    runs: dict[str, RunConfig]
+
+    def path(self, run: str, root: str | os.PathLike | None = None) -> Path:
+        """Where ``run``'s results go: ``<root>/<suite>/<run>.json`` (root: ``results_root()`` by default)."""
+        if run not in self.runs:
+            raise ConfigError(f"suite {self.name} has no run {run!r}")
+        return Path(root or results_root()) / self.name / f"{run}.json"
+
+
+def results_root() -> Path:
+    """``$EWC_RESULTS_DIR``, else ``results/`` in the checkout."""
+    from ewc.book import ROOT
+
+    return Path(os.environ.get(RESULTS_ENV) or ROOT / "results")
+
+
+def run_name(config: RunConfig, lam_in_name: bool = False) -> str:
+    """``<mode>[_lam-<lambda>]/seed-<k>``."""
+    lam = f"_lam-{config.lam:g}" if lam_in_name else ""
+    return f"{config.mode}{lam}/seed-{config.seed}"
+
+
+def _runs(configs: list[RunConfig], lam_in_name: Callable[[RunConfig], bool] = lambda c: False) -> dict:
+    runs = {}
+    for c in configs:
+        runs.setdefault(run_name(c, lam_in_name(c)), c)  # a grid point that is also a chosen run is one run
+    return runs
+
+
+def _smoke() -> dict:
+    return _runs([make_config("smoke", mode=m, seed=s) for m in ("none", "ewc-all") for s in range(2)])
+
+
+def _quick() -> dict:
+    configs = [make_config("quick", mode=m, seed=s) for m in ("none", "ewc-all", "ewc-previous") for s in range(5)]
+    configs += [make_config("quick", mode="ewc-online", seed=s) for s in range(3)]
+    configs += [make_config("quick", mode="l2", lam=0.01, seed=s) for s in range(3)]
+    return _runs(configs, lambda c: c.mode == "l2")
+
+
+def _report_scale() -> dict:
+    def config(mode: str, seed: int, lam: float = 200.0) -> RunConfig:
+        return make_config("paper", mode=mode, seed=seed, lam=lam, epochs=5, train_size=60000, test_size=10000,
+                           batch_size=64, lr=1e-4)
+
+    configs = [config(m, s) for m in ("none", "ewc-all", "ewc-previous", "ewc-online") for s in range(2)]
+    configs += [config("ewc-all", s, REPORT_SCALE_CALIBRATED_LAM) for s in range(2)]
+    return _runs(configs, lambda c: c.lam != 200.0)
+
+
+def _vandeven2019() -> dict:
+    def config(mode: str, seed: int, lam: float | None = None) -> RunConfig:
+        return make_config("paper", mode=mode, seed=seed, lam=lam, arch="mlp", mlp_hidden=(1000, 1000), tasks=10,
+                           epochs=1, iterations=5000, batch_size=128, lr=1e-4, train_size=60000, test_size=10000,
+                           image_size=32, permute_first=True, gamma=1.0, fisher_kind="empirical",
+                           fisher_samples=60000)
+
+    seeds = range(3)
+    configs = [config("none", s) for s in seeds]
+    for mode, chosen in (("ewc-all", VANDEVEN_EWC_LAM), ("ewc-online", VANDEVEN_ONLINE_LAM)):
+        configs += [config(mode, 0, lam) for lam in VANDEVEN_LAM_GRID]
+        configs += [config(mode, s, chosen) for s in seeds]
+    return _runs(configs, lambda c: c.mode != "none")
+
+
+def _paper() -> dict:
+    return _runs([make_config("paper", mode=m, seed=0) for m in ("none", "ewc-all", "ewc-previous")])
+
+
+SUITES: dict[str, tuple[str, Callable[[], dict]]] = {
+    "smoke": ("tiny MLP runs for the tests", _smoke),
+    "quick": ("the book's runs on the default profile, several seeds", _quick),
+    "report-scale": ("the report's network and optimiser on all 60,000 images, 5 epochs per task", _report_scale),
+    "vandeven2019": ("van de Ven & Tolias 2019, domain-incremental permuted MNIST", _vandeven2019),
+    "paper": ("the report's exact protocol, 30 epochs x 60,000 images per task", _paper),
+}
+
+
+def suite(name: str) -> Suite:
+    """The suite ``name`` with its runs built now.
+
+    Raises:
+        ConfigError: unknown name, or a run this version of RunConfig cannot express.
+    """
+    if name not in SUITES:
+        raise ConfigError(f"unknown suite {name!r}; choose from {', '.join(SUITES)}")
+    description, build = SUITES[name]
+    try:
+        runs = build()
+    except ConfigError as exc:
+        raise ConfigError(f"suite {name} cannot be built with this version of ewc: {exc}") from None
+    return Suite(name, description, runs)
+
+
+def status(config: RunConfig, path: Path) -> str:
+    """``done`` (complete results of exactly ``config``), ``missing``, ``partial`` (an unfinished run's results) or
+    ``other`` (results of another config, or not ewc results at all)."""
+    from ewc import results
+
+    if not path.is_file():
+        return "missing"
+    try:
+        found = results.load_results(path, require_complete=False)
+    except ConfigError:
+        return "other"
+    if found.get("config") != config.to_dict():
+        return "other"
+    return "done" if found.get("complete") else "partial"

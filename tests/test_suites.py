@@ -1,0 +1,210 @@
+"""Suites are declared data, trained by Snakemake one job per run: every run once, a complete run never again, an
+unfinished one alone and resumed from its checkpoint, on this machine or through a batch system's submit command."""
+
+import json
+import os
+
+import pytest
+from helpers import run_cli
+from test_cli import assert_clean_failure
+
+from ewc.config import PARAMETERS, make_config
+from ewc.errors import ConfigError
+from ewc.suite_cli import Rates, estimate_seconds
+from ewc.suites import REPORT_SCALE_CALIBRATED_LAM, status, suite
+
+SMOKE_RUNS = ["none/seed-0", "none/seed-1", "ewc-all/seed-0", "ewc-all/seed-1"]
+
+
+def mnist_file():
+    """The verified mnist.npz this machine has (provisioned if needed), for the jobs' ``$EWC_MNIST``."""
+    from ewc.data import data_dir, keras_cache, load_mnist
+
+    if os.environ.get("EWC_MNIST"):
+        return os.environ["EWC_MNIST"]
+    load_mnist()
+    return str(next(p for p in (keras_cache(), data_dir() / "mnist.npz") if p.is_file()))
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """Results and the task-1 cache in a temporary directory, never the checkout's."""
+    tmp = tmp_path_factory.mktemp("suites")
+    return {"EWC_RESULTS_DIR": str(tmp / "results"), "EWC_DATA_DIR": str(tmp / "data"), "EWC_MNIST": mnist_file()}
+
+
+@pytest.fixture(scope="module")
+def trained(env):
+    """The smoke suite trained from nothing on this machine, two jobs at a time."""
+    proc = run_cli("suite", "smoke", "--cores", "2", "--jobs", "2", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def path(env, run):
+    return suite("smoke").path(run, env["EWC_RESULTS_DIR"])
+
+
+def mtimes(env, runs=SMOKE_RUNS):
+    return {run: path(env, run).stat().st_mtime_ns for run in runs}
+
+
+def test_every_run_of_the_smoke_suite_is_trained_once_into_its_declared_file(env, trained):
+    s = suite("smoke")
+    assert list(s.runs) == SMOKE_RUNS
+    for run, config in s.runs.items():
+        result = json.loads(path(env, run).read_text())
+        assert result["complete"] and result["config"] == config.to_dict()
+        assert len(result["task_matrix"]) == config.tasks and result["metrics"]["acc"] > 0.1
+        assert not list(path(env, run).parent.glob("*.ckpt.npz"))
+        assert trained.stdout.count(f"smoke/{run}: started") == 1
+        assert trained.stdout.count(f"smoke/{run}: finished") == 1
+
+
+def test_rerunning_a_complete_suite_trains_nothing(env, trained):
+    before = mtimes(env)
+    proc = run_cli("suite", "smoke", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "all 4 runs complete" in proc.stdout and "started" not in proc.stdout
+    assert mtimes(env) == before
+
+
+def test_a_deleted_results_file_is_retrained_alone(env, trained):
+    path(env, "none/seed-1").unlink()
+    before = mtimes_except(env, "none/seed-1")
+    proc = run_cli("suite", "smoke", "--cores", "2", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [line for line in proc.stdout.splitlines() if "started" in line] == ["smoke/none/seed-1: started"]
+    assert mtimes_except(env, "none/seed-1") == before
+    assert status(suite("smoke").runs["none/seed-1"], path(env, "none/seed-1")) == "done"
+
+
+def mtimes_except(env, run):
+    return mtimes(env, [other for other in SMOKE_RUNS if other != run])
+
+
+def test_an_interrupted_run_resumes_alone_through_cluster_generic(env, trained, mnist):
+    """Interrupt ewc-all/seed-0 after its first task as a killed job leaves it (partial results and a checkpoint),
+    then start the suite through cluster-generic with the local stand-in for sbatch: only that run is submitted,
+    it resumes after task 1, and it ends with the accuracies the uninterrupted run had."""
+    from ewc import results
+    from ewc.experiment import checkpoint_path
+    from ewc.train import run
+
+    run_name, config = "ewc-all/seed-0", suite("smoke").runs["ewc-all/seed-0"]
+    out = path(env, run_name)
+    uninterrupted = json.loads(out.read_text())
+    out.unlink()
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first_task(partial):
+        results.write_json_atomic(partial, out)
+        raise Killed
+
+    with pytest.raises(Killed):
+        run(config, mnist, checkpoint=checkpoint_path(out), on_task_end=kill_after_first_task)
+    assert status(config, out) == "partial" and checkpoint_path(out).is_file()
+    before = mtimes_except(env, run_name)
+
+    proc = run_cli("suite", "smoke", "--executor", "cluster-generic", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    submitted = [line for line in proc.stdout.splitlines() if "submitted" in line]
+    assert len(submitted) == 1 and submitted[0].startswith(f"smoke/{run_name}: submitted (job ")
+    assert f"smoke/{run_name}: finished" in proc.stdout
+    resumed = json.loads(out.read_text())
+    assert resumed["complete"] and resumed["resumed_from_task"] == 1 and resumed["config"] == config.to_dict()
+    assert resumed["accuracy"] == uninterrupted["accuracy"]
+    assert not checkpoint_path(out).exists()
+    assert mtimes_except(env, run_name) == before
+
+    again = run_cli("suite", "smoke", "--executor", "cluster-generic", env=env)
+    assert again.returncode == 0 and "nothing to run" in again.stdout
+
+
+def test_dry_run_of_the_paper_suite_lists_its_three_runs_with_estimates_and_trains_nothing(tmp_path):
+    results_dir, data = tmp_path / "results", tmp_path / "data"
+    proc = run_cli("suite", "paper", "--dry-run", "--results-dir", str(results_dir),
+                   env={"EWC_DATA_DIR": str(data)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    listed = [line.split() for line in lines if line.startswith("  ") and not line.strip().startswith("measured")]
+    assert [words[0] for words in listed] == ["none/seed-0", "ewc-all/seed-0", "ewc-previous/seed-0"]
+    assert all(words[1].startswith("~") and words[-1] == "train" for words in listed)
+    assert "images/s training" in proc.stdout and "an estimate" in lines[-1]
+    assert not results_dir.exists() and not data.exists()
+
+
+def test_estimate_counts_training_fisher_and_evaluation_images_at_the_measured_rates():
+    config = make_config("paper", mode="ewc-all")  # 5 tasks x 30 epochs x 60,000 images; 10,000 test images
+    rates = Rates(train=1000.0, evaluate=4000.0, startup_s=10.0)
+    # train 5 * 30 * 60000 = 9,000,000; Fisher 4 * 1000; evaluation 30 * (1+2+3+4+5) * 10000 = 4,500,000
+    assert estimate_seconds(config, rates) == pytest.approx(10 + 9_004_000 / 1000 + 4_500_000 / 4000)
+    # resuming after task 2: tasks 3-5 train, tasks 3-4 consolidate, evaluation 30 * (3+4+5) * 10000
+    assert estimate_seconds(config, rates, tasks_done=2) == pytest.approx(10 + 5_402_000 / 1000 + 3_600_000 / 4000)
+    none = make_config("paper", mode="none")
+    assert estimate_seconds(none, rates) == pytest.approx(10 + 9_000_000 / 1000 + 4_500_000 / 4000)
+
+
+def test_unknown_suite_name_is_one_error_line_and_exit_2():
+    assert_clean_failure(run_cli("suite", "papr"), "unknown suite 'papr'")
+    assert_clean_failure(run_cli("suite", "smoke", "--executor", "pbs"), "invalid choice: 'pbs'")
+
+
+def test_quick_suite_writes_where_its_runs_are_already_being_produced(tmp_path):
+    s = suite("quick")
+    expected = {f"{mode}/seed-{k}": make_config("quick", mode=mode, seed=k)
+                for mode in ("none", "ewc-all", "ewc-previous") for k in range(5)}
+    expected |= {f"ewc-online/seed-{k}": make_config("quick", mode="ewc-online", seed=k) for k in range(3)}
+    expected |= {f"l2_lam-0.01/seed-{k}": make_config("quick", mode="l2", lam=0.01, seed=k) for k in range(3)}
+    assert s.runs == expected
+    assert s.path("ewc-previous/seed-4", tmp_path) == tmp_path / "quick" / "ewc-previous" / "seed-4.json"
+    assert s.path("l2_lam-0.01/seed-2", tmp_path) == tmp_path / "quick" / "l2_lam-0.01" / "seed-2.json"
+    with pytest.raises(ConfigError, match="no run 'none/seed-5'"):
+        s.path("none/seed-5")
+
+
+def test_report_scale_and_paper_suites_are_the_reports_protocols():
+    s = suite("report-scale")
+    assert len(s.runs) == 10
+    for run, c in s.runs.items():
+        assert (c.profile, c.arch, c.epochs, c.train_size, c.test_size, c.batch_size, c.lr) == \
+            ("paper", "cnn", 5, 60000, 10000, 64, 1e-4)
+        assert c.lam == (REPORT_SCALE_CALIBRATED_LAM if "_lam-" in run else 200.0)
+    assert sorted({(c.mode, c.lam) for c in s.runs.values()}) == sorted(
+        [(m, 200.0) for m in ("none", "ewc-all", "ewc-previous", "ewc-online")]
+        + [("ewc-all", REPORT_SCALE_CALIBRATED_LAM)])
+    paper = suite("paper")
+    assert paper.runs == {f"{m}/seed-0": make_config("paper", mode=m) for m in ("none", "ewc-all", "ewc-previous")}
+    assert {(c.epochs, c.train_size, c.lam) for c in paper.runs.values()} == {(30, 60000, 200.0)}
+
+
+def test_vandeven2019_is_their_protocol_or_a_clear_error_before_runconfig_has_its_fields():
+    needed = {"gamma", "iterations", "permute_first", "image_size"}
+    if not needed <= set(PARAMETERS):
+        with pytest.raises(ConfigError, match="suite vandeven2019 cannot be built"):
+            suite("vandeven2019")
+        return
+    s = suite("vandeven2019")
+    for c in s.runs.values():
+        assert (c.arch, c.mlp_hidden, c.tasks, c.iterations, c.batch_size, c.lr, c.image_size, c.permute_first) == \
+            ("mlp", (1000, 1000), 10, 5000, 128, 1e-4, 32, True)
+        assert (c.fisher_kind, c.fisher_samples, c.gamma) == ("empirical", 60000, 1.0)
+    grid = {c.lam for c in s.runs.values() if c.mode == "ewc-all" and c.seed == 0}
+    assert {1.0, 10.0, 1e7} <= grid and {c.seed for c in s.runs.values()} == {0, 1, 2}
+
+
+def test_status_tells_done_partial_other_and_missing_apart(tmp_path):
+    config = make_config("smoke", mode="none")
+    out = tmp_path / "r.json"
+    assert status(config, out) == "missing"
+    record = {"format": "ewc-results/1", "complete": False, "config": config.to_dict()}
+    out.write_text(json.dumps(record))
+    assert status(config, out) == "partial"
+    out.write_text(json.dumps(record | {"complete": True}))
+    assert status(config, out) == "done"
+    out.write_text(json.dumps(record | {"complete": True, "config": make_config("smoke", mode="l2").to_dict()}))
+    assert status(config, out) == "other"
+    out.write_text("not json")
+    assert status(config, out) == "other"
