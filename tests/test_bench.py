@@ -1,9 +1,12 @@
 """The benchmarks at smoke size: every key present, positive finite figures, ratios the quotients of the reported
-raw figures, verdicts consistent with the targets; and the slow baseline computes the same Fisher as the fast one.
-No timing thresholds: the figures depend on the machine and its load."""
+raw figures, verdicts consistent with the targets, the machine recorded; the slow baseline computes the same Fisher as
+the fast one; ``fit`` is timed from its epoch's start to its end. No timing thresholds: the figures depend on the
+machine and its load."""
 
 import json
 import math
+import os
+import time
 
 import numpy as np
 import pytest
@@ -14,9 +17,10 @@ from ewc import bench
 RAW = {
     "fisher": ["fast_samples_per_s", "loop_samples_per_s", "train_samples_per_s"],
     "penalty": ["step_ms_none"] + [f"step_ms_{m}_k{k}" for m in ("online", "all") for k in (1, 5, 20)],
-    "train": ["fit_samples_per_s", "fit_bfc_samples_per_s", "trainer_samples_per_s", "trainer_online_k5_samples_per_s",
-              "trainer_all_k5_samples_per_s"],
+    "train": ["fit_samples_per_s", "fit_bfc_samples_per_s", "fit_xla_samples_per_s", "trainer_samples_per_s",
+              "trainer_online_k5_samples_per_s", "trainer_all_k5_samples_per_s"],
 }
+FITS = ["fit_samples_per_s", "fit_bfc_samples_per_s", "fit_xla_samples_per_s"]  # the stock-Keras variants
 RATIOS = {  # ratio key -> (numerator, denominator), both raw keys
     "fisher": {"speedup_vs_loop": ("fast_samples_per_s", "loop_samples_per_s"),
                "cost_vs_train_pass": ("train_samples_per_s", "fast_samples_per_s")},  # = fisher s / train s
@@ -24,6 +28,7 @@ RATIOS = {  # ratio key -> (numerator, denominator), both raw keys
                 for m in ("online", "all") for k in (1, 5, 20)},
     "train": {"speedup_vs_fit": ("trainer_samples_per_s", "fit_samples_per_s"),
               "speedup_vs_fit_bfc": ("trainer_samples_per_s", "fit_bfc_samples_per_s"),
+              "speedup_vs_fit_xla": ("trainer_samples_per_s", "fit_xla_samples_per_s"),
               "online_k5_vs_plain": ("trainer_online_k5_samples_per_s", "trainer_samples_per_s")},
 }
 
@@ -35,11 +40,19 @@ def check(result: dict, name: str) -> None:
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
     for key, (num, den) in RATIOS[name].items():
         assert result[key] == pytest.approx(result[num] / result[den], rel=1e-12), key
+    if name == "train":  # against the fastest stock-Keras variant of the same run
+        fastest = max(FITS, key=result.get)
+        assert result["best_fit"] + "_samples_per_s" == fastest
+        assert result["speedup_vs_best_fit"] == pytest.approx(result["trainer_samples_per_s"] / result[fastest])
+        assert result["speedup_vs_best_fit"] <= min(result[f"speedup_vs_{f}"] for f in ("fit", "fit_bfc", "fit_xla"))
     assert set(result["targets"]) == set(result["meets_targets"]) == set(bench.TARGETS[name])
     for key, (op, bound) in bench.TARGETS[name].items():
         assert result["meets_targets"][key] == (result[key] >= bound if op == ">=" else result[key] <= bound)
     assert result["all_targets_met"] == all(result["meets_targets"].values())
     assert result["batch_size"] == 64 and result["arch"].startswith("mlp")
+    machine = result["machine"]
+    assert machine["cpu_model"] and machine["cores"] == os.cpu_count() == result["cpu_count"]
+    assert 1 <= machine["cores_usable"] <= machine["cores"] and machine["tensorflow"] == result["tensorflow"]
     for variant, seconds in result["round_seconds"].items():  # the penalty bench times no penalty once per K
         groups = len(result["ks"]) if name == "penalty" and variant == "none" else 1
         assert len(seconds) == result["rounds"] * groups, variant
@@ -96,3 +109,48 @@ def test_fit_process_failure_is_one_clear_error():
     with pytest.raises(EwcError, match="Keras fit process stopped: ValueError: .+"):
         with bench.FitProcess("smoke", np.zeros((8, 5, 5), np.uint8), np.zeros(8, np.int32)) as fit:
             fit.epoch()
+
+
+def test_fit_process_answers_each_epochs_seconds(mnist):
+    """The child reports the seconds of the epoch it ran: positive, less than the parent waited for it."""
+    x, y = mnist.x_train[:128], mnist.y_train[:128].astype(np.int32)
+    with bench.FitProcess("smoke", x, y) as fit:
+        for _ in range(2):
+            t0 = time.perf_counter()
+            seconds = fit.epoch()
+            assert isinstance(seconds, float) and 0 < seconds < time.perf_counter() - t0
+
+
+def test_machine_names_the_cpu_and_the_xla_flags(monkeypatch):
+    """The CPU model is /proc/cpuinfo's (where there is one); XLA_FLAGS is recorded as set, None when unset."""
+    import tensorflow as tf
+
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
+    facts = bench.machine()
+    assert facts["xla_flags"] == "--xla_cpu_enable_fast_math=false" and facts["tensorflow"] == tf.__version__
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            assert f"model name\t: {facts['cpu_model']}\n" in f.read()
+    monkeypatch.delenv("XLA_FLAGS")
+    assert bench.machine()["xla_flags"] is None
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_fit_is_timed_from_its_epochs_start_to_its_end(jit_compile, mnist, monkeypatch):
+    """A ``fit`` variant returns its epoch's seconds, without the ``fit`` call's set-up and tear-down: here made to
+    take a known 0.3 s each (the callbacks' ``on_train_begin`` / ``on_train_end``, which run outside the epoch)."""
+    import keras
+
+    from ewc.config import make_config
+
+    pause = 0.3
+    for hook in ("on_train_begin", "on_train_end"):
+        original = getattr(keras.callbacks.CallbackList, hook)
+        monkeypatch.setattr(keras.callbacks.CallbackList, hook,
+                            lambda self, logs=None, original=original: time.sleep(pause) or original(self, logs))
+    x, y = mnist.x_train[:256], mnist.y_train[:256].astype(np.int32)
+    epoch = bench.keras_fit(make_config("smoke", mode="none"), x, y, jit_compile=jit_compile)
+    for _ in range(2):  # the first call also traces (and compiles) the train step, inside its epoch
+        t0 = time.perf_counter()
+        seconds = epoch()
+        assert 0 < seconds < time.perf_counter() - t0 - 2 * pause

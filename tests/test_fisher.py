@@ -1,10 +1,16 @@
-"""The fast Fisher diagonal against an obvious per-example reference loop (and against the classic bug)."""
+"""The fast Fisher diagonal against an obvious per-example reference loop (and against the classic bug); its compiled
+function is traced once per network structure and keeps no model alive."""
+
+import gc
+import logging
+import weakref
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from ewc import fisher
 from ewc.fisher import fisher_diagonal, sample_labels, supports_fast_path
 from ewc.model import build_model
 from ewc.train import as_model_input
@@ -44,6 +50,12 @@ def trained_a_little(arch, x, y):
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)  # non-trivial predictions, so classes differ
     return model
+
+
+def layer_norm_net():
+    """A network with a layer the fast path has no rule for (LayerNormalization): the per-example fallback."""
+    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(16),
+                             keras.layers.LayerNormalization(), keras.layers.Dense(10, activation="softmax")])
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +107,7 @@ def test_not_the_square_of_the_batch_mean_gradient(examples, mlp):
 def test_fallback_path_for_other_layers_is_exact(examples):
     x, y = examples[0][:10], examples[1][:10]
     keras.utils.set_random_seed(2)
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(16),
-                              keras.layers.LayerNormalization(), keras.layers.Dense(10, activation="softmax")])
+    model = layer_norm_net()
     assert not supports_fast_path(model)
     for kind in ("empirical", "expected"):
         assert_fisher_close(fisher_diagonal(model, x, y, kind=kind), reference_fisher(model, x, y, kind))
@@ -107,3 +118,55 @@ def test_sampled_labels_follow_the_model(examples, mlp):
     p = mlp(x[:1], training=False).numpy()[0]
     counts = np.bincount(sample_labels(mlp, x, seed=0), minlength=10) / 4000
     np.testing.assert_allclose(counts, p, atol=0.03)
+
+
+class Captured(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_fishers_of_several_models_and_ragged_batches_trace_once(examples, monkeypatch):
+    """Three models of one structure in a row, each on example counts that leave a partial batch or are smaller than
+    the batch: the fast path's function is traced once (a Python-side count of its forward passes while tracing),
+    TensorFlow logs no 'triggered tf.function retracing' warning, and each model still gets its own Fisher. The
+    fallback is traced once per model."""
+    x, y = examples
+    monkeypatch.setattr(fisher, "_shared", {})  # a fresh cache: structures other tests compiled do not count
+    traces = []
+    forward = fisher._forward
+    monkeypatch.setattr(fisher, "_forward", lambda *args: traces.append(1) or forward(*args))
+    captured, models = Captured(), []
+    tf.get_logger().addHandler(captured)
+    try:
+        for seed in range(3):
+            keras.utils.set_random_seed(seed)
+            models.append(build_model("mlp", (12,)))
+            for n, batch_size in ((24, 10), (7, 10), (24, 5), (24, 24)):
+                fisher_diagonal(models[-1], x[:n], y[:n], batch_size=batch_size)
+        for _ in range(3):
+            model = layer_norm_net()
+            fisher_diagonal(model, x[:3], y[:3], batch_size=2)
+            fisher_diagonal(model, x[:5], y[:5], batch_size=5)
+    finally:
+        tf.get_logger().removeHandler(captured)
+    assert len(traces) == 1
+    assert [m for m in captured.messages if "retracing" in m] == []
+    for model in models:  # one shared trace, yet each model's Fisher is computed from its own weights
+        assert_fisher_close(fisher_diagonal(model, x[:7], y[:7]), reference_fisher(model, x[:7], y[:7], "empirical"))
+
+
+@pytest.mark.parametrize("net", ["mlp", "cnn", "fallback"])
+def test_the_fisher_keeps_no_model_alive(net, examples):
+    """The compiled functions are cached, but a model whose Fisher was computed is freed once the caller drops it."""
+    x, y = examples[0][:6], examples[1][:6]
+    model = layer_norm_net() if net == "fallback" else build_model(net, (8,))
+    assert supports_fast_path(model) == (net != "fallback")
+    fisher_diagonal(model, x, y, batch_size=4)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
