@@ -159,8 +159,9 @@ def claims_table(judgements: list[Judgement]):
             continue
         d = c.diff
         interval = "—" if d.n < 2 else f"{_signed(d.low)} to {_signed(d.high)}"
-        floor = "" if j.claim.floor is None else f"{'≥' if j.claim.direction > 0 else '≤'} " \
-            f"{j.claim.direction * j.claim.floor:g}: {'met' if j.floor_met else 'not met'}"
+        bar = j.claim.direction * j.claim.floor + 0.0 if j.claim.floor is not None else None  # no "-0"
+        floor = "" if bar is None else \
+            f"{'≥' if j.claim.direction > 0 else '≤'} {bar:g}: {'met' if j.floor_met else 'not met'}"
         agree = "—" if j.claim.direction == 0 else f"{c.agree}/{c.of}"
         rows.append([j.claim.text, _signed(d.mean), interval, agree, floor, f"**{j.verdict}**"])
     header = ["claim", "mean difference (points)", "95 % interval", "seeds agreeing", "floor", "verdict"]
@@ -207,3 +208,18 @@ def book_comparisons() -> list[Claim]:
         Claim("the L2 pull learns new tasks less well than EWC on every task (lower 'just learned')",
               ("l2", just_learned), ("ewc-all", just_learned), direction=-1, source="book"),
     ]
+
+
+def compare_groups(text: str, a: dict[int, dict], b: dict[int, dict], metric: Metric, noise_sd: float,
+                   direction: int = 1) -> str:
+    """'<text>: <verdict> (<how>)' for ``metric`` of runs ``a`` minus ``b`` (``{seed: result}``): paired over their
+    common seeds when they share at least three, otherwise the difference of their means judged against ``noise_sd``,
+    the seed spread of one run's ``metric`` measured in the main experiments (``stats.against_noise``)."""
+    common = sorted(set(a) & set(b))
+    if len(common) >= 3:
+        c = stats.paired([metric(a[s]) for s in common], [metric(b[s]) for s in common], direction)
+        return f"{text}: {c.verdict} (paired over {len(common)} seeds)"
+    mean_a = sum(metric(r) for r in a.values()) / len(a)
+    mean_b = sum(metric(r) for r in b.values()) / len(b)
+    verdict = stats.against_noise(mean_a - mean_b, noise_sd, direction)
+    return f"{text}: {verdict} ({len(a)} and {len(b)} seed(s), against the main experiments' seed spread)"

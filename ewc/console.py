@@ -18,12 +18,14 @@ import re
 import sys
 import threading
 
-#: Lines dropped: glog informational lines (``I`` + MMDD + time + thread + file:line]), absl's pre-init notice, and
-#: ipykernel's notice about its local TCP transport. Nothing else is ever dropped.
+#: Lines dropped: glog informational lines (``I`` + MMDD + time + thread + file:line]), absl's pre-init notice,
+#: ipykernel's notice about its local TCP transport, and its note that the kernel was interrupted while being shut
+#: down at the end of a chapter. Nothing else is ever dropped.
 NOISE = (
     re.compile(rb"^I\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./+-]+:\d+\] "),
     re.compile(rb"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR\s*$"),
     re.compile(rb"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
+    re.compile(rb"^\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel\.$"),
 )
 
 
@@ -70,3 +72,22 @@ def quiet_native_stderr():
         thread.join(timeout=5)  # children that still hold the pipe (none normally) cannot block the exit
         if not thread.is_alive():
             os.close(saved)
+
+
+KERNEL_CONFIG = """# Written by ewc.console.quiet_kernels: keep native output (TensorFlow C++ start-up lines)
+# out of the chapters. Without this, ipykernel captures descriptor 2 and puts those lines into whichever cell is
+# running; with it they go to the kernel's own stderr, which the book runner filters (quiet_native_stderr).
+c.IPKernelApp.capture_fd_output = False
+"""
+
+
+def quiet_kernels(ipython_dir) -> str:
+    """Write an IPython directory whose kernel profile leaves descriptor-level output on the kernel's stderr instead
+    of copying it into cell outputs; returns it, for ``$IPYTHONDIR`` of the kernels a runner starts."""
+    from pathlib import Path
+
+    config = Path(ipython_dir) / "profile_default" / "ipython_kernel_config.py"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    if not config.is_file() or config.read_text() != KERNEL_CONFIG:
+        config.write_text(KERNEL_CONFIG)
+    return str(ipython_dir)

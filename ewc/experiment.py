@@ -8,9 +8,10 @@ the complete results replace the partial ones and the checkpoint is deleted.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
-from ewc import results
+from ewc import fingerprint, results
 from ewc.checkpoint import checkpoint_path
 from ewc.config import RunConfig, normalize_stored
 from ewc.data import Mnist, data_dir, load_mnist
@@ -27,8 +28,14 @@ def mnist() -> Mnist:
     return _mnist
 
 
+def task1_cache_dir() -> Path:
+    """Where shared task-1 snapshots live: ``$EWC_TASK1_CACHE``, else ``<data dir>/task1`` (the rerun check points
+    it at a scratch directory so that nothing trained before is reused)."""
+    return Path(os.environ.get("EWC_TASK1_CACHE") or data_dir() / "task1")
+
+
 def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, reuse: bool = False,
-                   fresh: bool = False, share_task1: bool = False, data: Mnist | None = None) -> dict:
+                   fresh: bool = False, share_task1: bool = False, data: Mnist | None = None, bar=None) -> dict:
     """Train ``config`` and write its results JSON to ``out`` (directories created). Returns the results dict.
 
     Args:
@@ -38,6 +45,10 @@ def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, r
         fresh: ignore (and overwrite) a checkpoint left by an interrupted run instead of resuming it.
         share_task1: take task 1 from (or put it into) the cache shared by runs that train it identically.
         data: MNIST to use (default: loaded once per process).
+        bar: a progress bar shared with other runs (see ``ewc.train.run``).
+
+    The results carry the science fingerprint of the code that made them (``ewc.fingerprint``), which the book's
+    chapters check when they reload them.
     """
     out = Path(out)
     if reuse and out.is_file():
@@ -48,8 +59,9 @@ def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, r
     results.check_writable(out)
     checkpoint = checkpoint_path(out)
     result = run(config, data or mnist(), progress=progress, checkpoint=checkpoint, fresh=fresh,
-                 task1_cache=data_dir() / "task1" if share_task1 else None,
-                 on_task_end=lambda partial: results.write_json_atomic(partial, out))
+                 task1_cache=task1_cache_dir() if share_task1 else None,
+                 on_task_end=lambda partial: results.write_json_atomic(partial, out), bar=bar)
+    result["fingerprint"] = fingerprint.cached_fingerprint()
     results.write_json_atomic(result, out)
     checkpoint.unlink(missing_ok=True)
     return result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only; notebooks still display the returned figures inline
@@ -100,8 +102,10 @@ def plot_seed_accuracy(runs: list[dict], ax=None, title: str | None = None, per_
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k in range(acc.shape[2]):
         color = colors[k % len(colors)]
-        mean = np.nanmean(acc[:, :, k], axis=0) if np.isfinite(acc[:, :, k]).any() else acc[0, :, k]
-        sd = np.nanstd(acc[:, :, k], axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
+        with np.errstate(all="ignore"), warnings.catch_warnings():  # epochs before task k is learned are all NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(acc[:, :, k], axis=0)
+            sd = np.nanstd(acc[:, :, k], axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
         if per_seed:
             for seed_curve in acc[:, :, k]:
                 ax.plot(epochs, seed_curve, color=color, linewidth=0.5, alpha=0.45)

@@ -9,9 +9,9 @@ job left beside its results file.
 
 Suites (built when asked for, so that a suite needing fields this version of RunConfig lacks fails alone, on use):
 
-* ``smoke``: the smoke profile, modes none and ewc-all, seeds 0-1; seconds per run, for the tests.
-* ``quick``: the book's runs on the default profile: none, ewc-all, ewc-previous x seeds 0-4, ewc-online x seeds
-  0-2, l2 at lambda 0.01 x seeds 0-2.
+* ``tiny``: four tiny MLP runs (modes none and ewc-all, seeds 0-1) for the tests of the suite runner.
+* ``smoke`` and ``quick``: every run the book renders at that profile (``_book``): the report's three experiments
+  over 2 / 5 seeds, online EWC and the L2 pull, the other network, block permutations and the λ sweep.
 * ``report-scale``: the report's network and optimiser (profile paper: batch 64, Adam 1e-4) on all 60,000 images
   for 5 epochs per task; none, ewc-all, ewc-previous, ewc-online at the report's lambda 200, plus ewc-all at
   ``REPORT_SCALE_CALIBRATED_LAM``; seeds 0-1.
@@ -106,15 +106,50 @@ def _runs(configs: list[RunConfig], lam_in_name: Callable[[RunConfig], bool] = l
     return runs
 
 
-def _smoke() -> dict:
+def _tiny() -> dict:
     return _runs([make_config("smoke", mode=m, seed=s) for m in ("none", "ewc-all") for s in range(2)])
 
 
-def _quick() -> dict:
-    configs = [make_config("quick", mode=m, seed=s) for m in ("none", "ewc-all", "ewc-previous") for s in range(5)]
-    configs += [make_config("quick", mode="ewc-online", seed=s) for s in range(3)]
-    configs += [make_config("quick", mode="l2", lam=0.01, seed=s) for s in range(3)]
-    return _runs(configs, lambda c: c.mode == "l2")
+def group_name(config: RunConfig) -> str:
+    """The book's name for a group of runs that differ only in their seed: the mode, then ``_<field>-<value>`` for
+    every field that differs from the profile's (``ewc-all``, ``l2_lam-0.01``, ``none_arch-mlp_permutation-block``)."""
+    base = make_config(config.profile, mode=config.mode).to_dict()
+    changed = [(k, v) for k, v in config.to_dict().items() if k not in ("profile", "mode", "seed") and v != base[k]]
+    return config.mode + "".join(f"_{k}-{_slug(v)}" for k, v in changed)
+
+
+def _slug(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+#: Seeds of the book's runs per profile: (the report's three experiments, everything else with several seeds).
+BOOK_SEEDS = {"smoke": (2, 2), "quick": (5, 3)}
+BOOK_LAMBDA_FACTORS = (0.01, 0.1, 1.0, 10.0, 100.0)  # the λ sweep: multiples of the profile's λ
+L2_LAM = 0.01  # the L2 pull's own λ: its importance is 1 on every weight, not a Fisher
+
+
+def _book(profile: str) -> dict:
+    """Every run the book's chapters render at ``profile``: the three experiments over several seeds; online EWC and
+    the L2 pull; the other network (MLP or CNN) on the same tasks; both networks on block permutations (seed 0); and
+    the λ sweep of EWC on every task with the MLP (seed 0)."""
+    main, extra = BOOK_SEEDS[profile]
+    base = make_config(profile)
+    other = "mlp" if base.arch == "cnn" else "cnn"
+    configs = [make_config(profile, mode=m, seed=s) for m in ("none", "ewc-all", "ewc-previous") for s in range(main)]
+    configs += [make_config(profile, mode="ewc-online", seed=s) for s in range(extra)]
+    configs += [make_config(profile, mode="l2", lam=L2_LAM, seed=s) for s in range(extra)]
+    configs += [make_config(profile, mode=m, arch=other, seed=s) for m in ("none", "ewc-all", "ewc-previous")
+                for s in range(extra)]
+    configs += [make_config(profile, mode=m, arch=a, permutation="block", seed=0) for a in ("cnn", "mlp")
+                for m in ("none", "ewc-all")]
+    configs += [make_config(profile, mode="ewc-all", arch="mlp", lam=base.lam * f, seed=0)
+                for f in BOOK_LAMBDA_FACTORS]
+    runs = {}
+    for c in configs:
+        runs.setdefault(f"{group_name(c)}/seed-{c.seed}", c)
+    return runs
 
 
 def _report_scale() -> dict:
@@ -147,8 +182,9 @@ def _paper() -> dict:
 
 
 SUITES: dict[str, tuple[str, Callable[[], dict]]] = {
-    "smoke": ("tiny MLP runs for the tests", _smoke),
-    "quick": ("the book's runs on the default profile, several seeds", _quick),
+    "tiny": ("four tiny MLP runs, for the tests of the suite runner", _tiny),
+    "smoke": ("the book's runs at the smoke profile (seconds each)", lambda: _book("smoke")),
+    "quick": ("the book's runs at the default profile, several seeds", lambda: _book("quick")),
     "report-scale": ("the report's network and optimiser on all 60,000 images, 5 epochs per task", _report_scale),
     "vandeven2019": ("van de Ven & Tolias 2019, domain-incremental permuted MNIST", _vandeven2019),
     "paper": ("the report's exact protocol, 30 epochs x 60,000 images per task", _paper),
@@ -171,10 +207,12 @@ def suite(name: str) -> Suite:
     return Suite(name, description, runs)
 
 
-def status(config: RunConfig, path: Path) -> str:
+def status(config: RunConfig, path: Path, check_fingerprint: bool = False) -> str:
     """``done`` (complete results of exactly ``config``), ``missing``, ``partial`` (an unfinished run's results) or
-    ``other`` (results of another config, or not ewc results at all)."""
+    ``other`` (results of another config, or not ewc results at all). With ``check_fingerprint``, complete results
+    made by code that computes differently (``ewc.fingerprint``) are ``other`` too."""
     from ewc import results
+    from ewc.config import normalize_stored
 
     if not path.is_file():
         return "missing"
@@ -182,6 +220,13 @@ def status(config: RunConfig, path: Path) -> str:
         found = results.load_results(path, require_complete=False)
     except ConfigError:
         return "other"
-    if found.get("config") != config.to_dict():
+    if normalize_stored(found.get("config") or {}) != config.to_dict():
         return "other"
-    return "done" if found.get("complete") else "partial"
+    if not found.get("complete"):
+        return "partial"
+    if check_fingerprint:
+        from ewc import fingerprint
+
+        if fingerprint.differences(found.get("fingerprint"), fingerprint.cached_fingerprint()):
+            return "other"
+    return "done"

@@ -173,7 +173,7 @@ def task1_key(config: RunConfig) -> dict:
 
 
 def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Path | None = None,
-        fresh: bool = False, task1_cache: Path | None = None, on_task_end=None) -> dict:
+        fresh: bool = False, task1_cache: Path | None = None, on_task_end=None, bar: tqdm | None = None) -> dict:
     """Train ``config.tasks`` tasks in sequence and return the results dict (see ``ewc.results``).
 
     Args:
@@ -182,6 +182,8 @@ def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Pat
         task1_cache: directory of task-1 snapshots shared by runs whose ``task1_key`` matches (e.g. the book's
             no-penalty, EWC-all and EWC-previous experiments): task 1 is trained once and reused.
         on_task_end: called with the results so far (``complete`` false) after each task.
+        bar: a progress bar shared with other runs (e.g. the book runner's): advanced by the images trained, its
+            postfix set to the task and epoch; without it, ``progress`` shows a bar of this run's own.
     """
     started = time.time()
     tasks, perms = make_tasks(config, mnist)
@@ -204,14 +206,19 @@ def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Pat
     steps = steps_per_task(config)
     passes, rest = divmod(steps, -(-config.train_size // config.batch_size))
     images = passes * config.train_size + rest * config.batch_size  # per task
-    bar = tqdm(total=n_tasks * images, initial=record["tasks_done"] * images, unit="img", disable=not progress,
-               leave=False, desc=config.mode)
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(total=n_tasks * images, initial=record["tasks_done"] * images, unit="img", disable=not progress,
+                   leave=False, desc=config.mode)
     for k in range(record["tasks_done"], n_tasks):
         task_train = task_eval = 0.0
         stream, done = minibatches(config.train_size, config.batch_size, config.seed, k), 0
         for e in range(epochs):
             part = f"epoch {e + 1}/{epochs}" if not config.iterations else f"step {done}/{steps}"
-            bar.set_description(f"{config.mode} task {k + 1}/{n_tasks} {part}")
+            if own_bar:
+                bar.set_description(f"{config.mode} task {k + 1}/{n_tasks} {part}")
+            else:
+                bar.set_postfix_str(f"task {k + 1}/{n_tasks} {part}", refresh=False)
             t0 = time.perf_counter()
             upto = (e + 1) * steps // epochs  # epochs mode: (e + 1) whole passes
             record["train_loss"].append(trainer.train_batches(tasks[k], itertools.islice(stream, upto - done), bar))
@@ -230,7 +237,8 @@ def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Pat
             ckpt.save(checkpoint, trainer, {"config": config.to_dict(), "record": record})
         if on_task_end is not None and k < n_tasks - 1:
             on_task_end(_results(config, perms, trainer, record, started, complete=False))
-    bar.close()
+    if own_bar:
+        bar.close()
     return _results(config, perms, trainer, record, started, complete=True)
 
 

@@ -16,108 +16,109 @@ import nbformat
 import pytest
 
 from ewc import book
-from ewc.config import PARAMETERS, PROFILES, load_profile
-from ewc.errors import EwcError
+from ewc.offsite import offsite_references
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 RESULTS_CHAPTERS = ("results_no_penalty", "results_ewc_all", "results_ewc_previous")
 
 
-def run_book(*args, timeout=900):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, "-m", "ewc.book", *args], cwd=ROOT, env=env, capture_output=True,
+def run_book(*args, timeout=900, env=None):
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "ewc.book", *args], cwd=ROOT, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
 
 
-# --- notebooks ---------------------------------------------------------------------------------------------------
+# --- chapter sources and the published record ------------------------------------------------------------------
 
 
-def test_toc_lists_every_chapter_once_and_all_exist():
+def test_toc_lists_every_page_once_and_all_exist():
     files = book.toc_files()
     assert len(files) == len(set(files)) == 12
-    assert files[0].name == "intro.md" and files[-1].name == "appendix_a.ipynb"
-    on_disk = {p.name for p in (ROOT / "book").glob("*.ipynb")} | {p.name for p in (ROOT / "book").glob("*.md")}
-    assert on_disk == {p.name for p in files}, "every chapter file is in _toc.yml and vice versa"
+    assert files[0].name == "intro.md" and files[-1].name == "appendix_a.md"
+    on_disk = {p.name for p in (ROOT / "book").glob("*.md")}
+    assert on_disk == {p.name for p in files}, "every page is in _toc.yml and vice versa"
+    assert not list((ROOT / "book").glob("*.ipynb")), "chapter sources are Markdown; executed copies live in results/"
 
 
-@pytest.mark.parametrize("name", list(book.chapter_notebooks()))
-def test_chapter_parameters_accept_every_profile_file(name):
-    """``papermill CHAPTER out.ipynb -f ewc/profiles/<p>.yaml`` works: every key of every profile is a parameter."""
-    declared = book.notebook_parameters(book.chapter_notebooks()[name])
-    for profile in PROFILES:
-        assert set(load_profile(profile)) <= set(declared), profile
-    assert declared["profile"]["default"] == '"quick"'
-    assert set(declared) - set(PARAMETERS) <= {"reuse_results", "modes", "lam_factors", "seeds", "sweep_arch", "archs",
-                                               "permutations", "l2_lam"}
-
-
-@pytest.mark.parametrize("name", list(book.chapter_notebooks()))
-def test_chapter_notebook_shape(name):
-    """One parameters cell (first code cell), stable checked lines, no errors or smoke runs committed."""
-    nb = nbformat.read(book.chapter_notebooks()[name], as_version=4)
+@pytest.mark.parametrize("name", list(book.chapter_sources()))
+def test_chapter_source_shape(name):
+    """Text a person edits: the parameters cell first (just the profile), checked cells tagged, no outputs."""
+    source = book.chapter_sources()[name]
+    nb = book.read_chapter(source)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1 and code[0] is tagged[0]
-    assert any("NBVAL_CHECK_OUTPUT" in c.source for c in code)
+    assert "parameters" in code[0].metadata.get("tags", [])
+    assert book.notebook_parameters(source).keys() == {"profile"}
+    assert book.notebook_parameters(source)["profile"]["default"] == '"quick"'
+    assert any(book.CHECK_TAG in c.metadata.get("tags", []) for c in code)
+    assert "NBVAL_CHECK_OUTPUT" not in source.read_text(), "checked cells are marked by a tag, not a comment"
+    assert not any(c.get("outputs") for c in code)
+
+
+@pytest.mark.parametrize("name", list(book.chapter_sources()))
+def test_published_chapter_is_executed_at_the_quick_profile(name):
+    executed = ROOT / "results" / "quick" / "chapters" / f"{name}.ipynb"
+    nb = nbformat.read(executed, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
     for cell in code:
         assert not [o for o in cell.get("outputs", []) if o.output_type == "error"], "a committed error output"
         if "injected-parameters" in cell.metadata.get("tags", []):
             assert re.search(r'^profile = "quick"$', cell.source, re.M), "the published book is the quick profile"
+    source_code = [c.source for c in book.read_chapter(book.chapter_sources()[name]).cells if c.cell_type == "code"]
+    published_code = [c.source for c in code if "injected-parameters" not in c.metadata.get("tags", [])]
+    assert published_code == source_code, f"results/quick/chapters/{name}.ipynb is not an execution of book/{name}.md"
 
 
 # --- the runner ---------------------------------------------------------------------------------------------------
 
 
-def test_runner_refuses_unknown_chapter_and_parameter():
+def test_runner_refuses_unknown_chapter_profile_and_combinations():
     bad = run_book("--chapters", "no_such_chapter")
     assert bad.returncode == 2 and "unknown chapter(s): no_such_chapter" in bad.stderr
-    bad = run_book("--chapters", "results_ewc_all", "-p", "lamda=3")
-    assert bad.returncode == 2 and "unknown parameter(s) lamda for chapter results_ewc_all" in bad.stderr
-    bad = run_book("--chapters", "results_ewc_all", "-p", "lam=-1")
-    assert bad.returncode == 2 and "lam must be >= 0" in bad.stderr
+    assert bad.stderr.count("\n") == 1
     bad = run_book("--chapters", "appendix_a", "--no-execute")
-    assert bad.returncode == 2
+    assert bad.returncode == 2 and "--chapters only applies when executing" in bad.stderr
+    bad = run_book("--profile", "paper")
+    assert bad.returncode == 2 and "python -m ewc suite paper" in bad.stderr
+    bad = run_book("--profile", "fast")
+    assert bad.returncode == 2 and "unknown profile 'fast'" in bad.stderr
 
 
-def test_parse_params_reads_yaml_values():
-    assert book.parse_params(["lam=500", "mlp_hidden=[64, 64]", "permutation=block"]) == {
-        "lam": 500, "mlp_hidden": [64, 64], "permutation": "block"}
-    with pytest.raises(EwcError):
-        book.parse_params(["lam"])
+def broken_chapter(tmp_path: Path, body: str) -> Path:
+    source = tmp_path / "broken_chapter.md"
+    source.write_text("---\nfile_format: mystnb\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n"
+                      "# Broken\n\n```{code-cell} ipython3\n:tags: [parameters]\n\nprofile = \"quick\"\n```\n\n"
+                      f"```{{code-cell}} ipython3\n\n{body}\n```\n")
+    return source
 
 
 def test_failing_chapter_stops_the_book_and_keeps_the_previous_html(tmp_path, monkeypatch):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell('profile = "quick"', metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("raise RuntimeError('chapter exploded')")]
-    chapter = tmp_path / "broken_chapter.ipynb"
-    nbformat.write(nb, chapter)
-    before = chapter.read_bytes()
+    source = broken_chapter(tmp_path, "raise RuntimeError('chapter exploded')")
+    before = source.read_bytes()
     html = tmp_path / "html"
     html.mkdir()
     (html / "index.html").write_text("previous book")
-    monkeypatch.setattr(book, "chapter_notebooks", lambda: {"broken_chapter": chapter})
+    monkeypatch.setenv("EWC_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setattr(book, "chapter_sources", lambda: {"broken_chapter": source})
+    monkeypatch.setattr(book, "train_pending", lambda profile, progress=True: 0)  # the runs are another test's
+    monkeypatch.setattr(book, "run_missing_benches", lambda profile: None)
 
     status = book.main_book(profile="smoke", html_dir=str(html), progress=False)
 
     assert status == 1
     assert (html / "index.html").read_text() == "previous book"  # not replaced by a partial build
-    assert chapter.read_bytes() == before  # the chapter keeps its last complete run
-    error_nb = nbformat.read(book.CHAPTER_RUNS / "broken_chapter.ipynb", as_version=4)
+    assert source.read_bytes() == before  # the source is never written
+    chapters = tmp_path / "results" / "smoke" / "chapters"
+    assert not (chapters / "broken_chapter.ipynb").exists()  # no half-executed chapter where a complete one goes
+    error_nb = nbformat.read(chapters / "broken_chapter.error.ipynb", as_version=4)
     assert any(o.get("evalue") == "chapter exploded" for c in error_nb.cells for o in c.get("outputs", []))
 
 
 def test_failing_chapter_message_names_chapter_and_error_notebook(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell('profile = "quick"', metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("1 / 0")]
-    nbformat.write(nb, tmp_path / "ch.ipynb")
-    with pytest.raises(book.ChapterError, match=r"chapter ch failed \(ZeroDivisionError.*error notebook: "
-                                                r"_build/chapters/ch\.ipynb"):
-        book.execute_chapter("ch", tmp_path / "ch.ipynb", {"profile": "smoke"}, progress=False)
+    source = broken_chapter(tmp_path, "1 / 0")
+    with pytest.raises(book.ChapterError, match=r"chapter ch failed \(ZeroDivisionError.*error notebook: .*"
+                                                r"ch\.error\.ipynb"):
+        book.execute_chapter("ch", source, "smoke", tmp_path / "out")
 
 
 def test_offsite_scanner(tmp_path):
@@ -126,7 +127,7 @@ def test_offsite_scanner(tmp_path):
         '<img src="//cdn.example/i.png"><img src="data:image/png;base64,AA"><a href="https://doi.org/1">doi</a>'
         '<img srcset="a.png 1x, http://x.example/b.png 2x">')
     (tmp_path / "s.css").write_text('@import "https://fonts.example/f.css"; .a { background: url(img/ok.png) }')
-    found = book.offsite_references(tmp_path)
+    found = offsite_references(tmp_path)
     assert len(found) == 4 and all("example" in f for f in found)
 
 
@@ -279,7 +280,7 @@ def test_built_book_has_every_chapter_and_stays_on_the_machine(built_html):
     assert (built_html / "index.html").is_file()
     for chapter in book.toc_files():
         assert (built_html / chapter.relative_to(ROOT).with_suffix(".html")).is_file(), chapter
-    assert book.offsite_references(built_html) == []
+    assert offsite_references(built_html) == []
     # An independent, cruder scan: no src/href to http(s) or // on script, link or img tags.
     pattern = re.compile(r"<(script|link|img)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:|//)", re.I)
     offenders = [p.name for p in built_html.rglob("*.html") if pattern.search(p.read_text(errors="replace"))]

@@ -25,7 +25,8 @@ def test_the_fixture_really_makes_tensorflow_noisy():
 def test_noise_patterns_drop_only_startup_lines():
     assert is_noise(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR")
     assert is_noise(b"I0000 00:00:1796118876.859249    2333 port.cc:153] oneDNN custom operations are on.")
-    assert is_noise(b"[IPKernelApp] WARNING | Kernel is running over TCP without encryption. Messages are not encrypted")
+    assert is_noise(b"[IPKernelApp] WARNING | Kernel is running over TCP without encryption. Messages are not "
+                    b"encrypted")
     for kept in (b"E0000 00:00:1796118876.859249    2333 op_kernel.cc:1816] OP_REQUIRES failed",
                  b"F0000 00:00:1796118876.859249    2333 check.cc:12] Check failed",
                  b"W0000 00:00:1796118876.859249    2333 allocator.cc:120] Allocation exceeds 10% of free memory",
@@ -38,7 +39,8 @@ def test_filter_forwards_everything_else_in_order():
         "import os, sys\n"
         "from ewc.console import quiet_native_stderr\n"
         "with quiet_native_stderr():\n"
-        "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to '\n"
+        "             b'STDERR\\n')\n"
         "    print('python line 1', file=sys.stderr, flush=True)\n"
         "    os.write(2, b'I0000 00:00:1.5    7 port.cc:153] oneDNN custom operations are on.\\n')\n"
         "    os.write(2, b'E0000 00:00:1.5    7 op.cc:1] a real error\\n')\n"

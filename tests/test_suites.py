@@ -35,35 +35,35 @@ def env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(env):
-    """The smoke suite trained from nothing on this machine, two jobs at a time."""
-    proc = run_cli("suite", "smoke", "--cores", "2", "--jobs", "2", env=env)
+    """The tiny suite trained from nothing on this machine, two jobs at a time."""
+    proc = run_cli("suite", "tiny", "--cores", "2", "--jobs", "2", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
 
 def path(env, run):
-    return suite("smoke").path(run, env["EWC_RESULTS_DIR"])
+    return suite("tiny").path(run, env["EWC_RESULTS_DIR"])
 
 
 def mtimes(env, runs=SMOKE_RUNS):
     return {run: path(env, run).stat().st_mtime_ns for run in runs}
 
 
-def test_every_run_of_the_smoke_suite_is_trained_once_into_its_declared_file(env, trained):
-    s = suite("smoke")
+def test_every_run_of_the_tiny_suite_is_trained_once_into_its_declared_file(env, trained):
+    s = suite("tiny")
     assert list(s.runs) == SMOKE_RUNS
     for run, config in s.runs.items():
         result = json.loads(path(env, run).read_text())
         assert result["complete"] and result["config"] == config.to_dict()
         assert len(result["task_matrix"]) == config.tasks and result["metrics"]["acc"] > 0.1
         assert not list(path(env, run).parent.glob("*.ckpt.npz"))
-        assert trained.stdout.count(f"smoke/{run}: started") == 1
-        assert trained.stdout.count(f"smoke/{run}: finished") == 1
+        assert trained.stdout.count(f"tiny/{run}: started") == 1
+        assert trained.stdout.count(f"tiny/{run}: finished") == 1
 
 
 def test_rerunning_a_complete_suite_trains_nothing(env, trained):
     before = mtimes(env)
-    proc = run_cli("suite", "smoke", env=env)
+    proc = run_cli("suite", "tiny", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "all 4 runs complete" in proc.stdout and "started" not in proc.stdout
     assert mtimes(env) == before
@@ -72,11 +72,11 @@ def test_rerunning_a_complete_suite_trains_nothing(env, trained):
 def test_a_deleted_results_file_is_retrained_alone(env, trained):
     path(env, "none/seed-1").unlink()
     before = mtimes_except(env, "none/seed-1")
-    proc = run_cli("suite", "smoke", "--cores", "2", env=env)
+    proc = run_cli("suite", "tiny", "--cores", "2", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert [line for line in proc.stdout.splitlines() if "started" in line] == ["smoke/none/seed-1: started"]
+    assert [line for line in proc.stdout.splitlines() if "started" in line] == ["tiny/none/seed-1: started"]
     assert mtimes_except(env, "none/seed-1") == before
-    assert status(suite("smoke").runs["none/seed-1"], path(env, "none/seed-1")) == "done"
+    assert status(suite("tiny").runs["none/seed-1"], path(env, "none/seed-1")) == "done"
 
 
 def mtimes_except(env, run):
@@ -91,7 +91,7 @@ def test_an_interrupted_run_resumes_alone_through_cluster_generic(env, trained, 
     from ewc.experiment import checkpoint_path
     from ewc.train import run
 
-    run_name, config = "ewc-all/seed-0", suite("smoke").runs["ewc-all/seed-0"]
+    run_name, config = "ewc-all/seed-0", suite("tiny").runs["ewc-all/seed-0"]
     out = path(env, run_name)
     uninterrupted = json.loads(out.read_text())
     out.unlink()
@@ -108,18 +108,18 @@ def test_an_interrupted_run_resumes_alone_through_cluster_generic(env, trained, 
     assert status(config, out) == "partial" and checkpoint_path(out).is_file()
     before = mtimes_except(env, run_name)
 
-    proc = run_cli("suite", "smoke", "--executor", "cluster-generic", env=env)
+    proc = run_cli("suite", "tiny", "--executor", "cluster-generic", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     submitted = [line for line in proc.stdout.splitlines() if "submitted" in line]
-    assert len(submitted) == 1 and submitted[0].startswith(f"smoke/{run_name}: submitted (job ")
-    assert f"smoke/{run_name}: finished" in proc.stdout
+    assert len(submitted) == 1 and submitted[0].startswith(f"tiny/{run_name}: submitted (job ")
+    assert f"tiny/{run_name}: finished" in proc.stdout
     resumed = json.loads(out.read_text())
     assert resumed["complete"] and resumed["resumed_from_task"] == 1 and resumed["config"] == config.to_dict()
     assert resumed["accuracy"] == uninterrupted["accuracy"]
     assert not checkpoint_path(out).exists()
     assert mtimes_except(env, run_name) == before
 
-    again = run_cli("suite", "smoke", "--executor", "cluster-generic", env=env)
+    again = run_cli("suite", "tiny", "--executor", "cluster-generic", env=env)
     assert again.returncode == 0 and "nothing to run" in again.stdout
 
 
@@ -149,7 +149,7 @@ def test_estimate_counts_training_fisher_and_evaluation_images_at_the_measured_r
 
 def test_unknown_suite_name_is_one_error_line_and_exit_2():
     assert_clean_failure(run_cli("suite", "papr"), "unknown suite 'papr'")
-    assert_clean_failure(run_cli("suite", "smoke", "--executor", "pbs"), "invalid choice: 'pbs'")
+    assert_clean_failure(run_cli("suite", "tiny", "--executor", "pbs"), "invalid choice: 'pbs'")
 
 
 def test_quick_suite_writes_where_its_runs_are_already_being_produced(tmp_path):

@@ -1,0 +1,15 @@
+"""pytest runs the unit tests (tests/) and nbval over the published chapters (results/quick/chapters/*.ipynb).
+
+nbval re-executes each published chapter in a kernel that inherits this environment: make this checkout's ``ewc``
+importable there. The chapters only reload the committed results of the published run and fail loudly when a result
+is missing or was made by code whose science fingerprint differs from this checkout's (``ewc.chapter``)."""
+
+import os
+from pathlib import Path
+
+from ewc.console import quiet_kernels
+
+ROOT = Path(__file__).resolve().parent
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["IPYTHONDIR"] = quiet_kernels(ROOT / "_build" / "ipython")  # TensorFlow's C++ lines stay out of cells

@@ -1,0 +1,113 @@
+"""What the book's chapters call: the profile's configuration, and the runs its suite declares, loaded and checked.
+
+Chapters never train. ``python -m ewc book`` (or ``python -m ewc suite PROFILE``) trains the profile's suite first;
+a chapter then reloads those results files and fails loudly, naming the command that makes them, when one is missing,
+unfinished, made from another configuration than its suite declares, or made by code whose science fingerprint
+(``ewc.fingerprint``) differs from this checkout's.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from ewc import results, suites
+from ewc.config import RunConfig, make_config, normalize_stored
+from ewc.errors import EwcError
+
+BOOK_PROFILES = ("smoke", "quick")
+
+
+class StaleResultsError(EwcError):
+    """A results file the chapter needs is missing or does not belong to this code and configuration."""
+
+
+def config(profile: str, **overrides) -> RunConfig:
+    """The profile's configuration (``ewc/profiles/<profile>.yaml``), with ``overrides``."""
+    return make_config(profile, **overrides)
+
+
+@cache
+def book_suite(profile: str) -> suites.Suite:
+    if profile not in BOOK_PROFILES:
+        raise EwcError(f"the book renders the profiles {', '.join(BOOK_PROFILES)}, not {profile!r}; "
+                       f"the {profile!r} runs are a suite: python -m ewc suite {profile}")
+    return suites.suite(profile)
+
+
+def _remake(profile: str) -> str:
+    return f"python -m ewc book --profile {profile}" if profile != "quick" else "python -m ewc book"
+
+
+def load_run(suite: suites.Suite, name: str) -> dict:
+    """The complete results of run ``name`` of ``suite``, checked against its declared config and this code."""
+    from ewc import fingerprint
+
+    path = suite.path(name)
+    remake = _remake(suite.name) if suite.name in BOOK_PROFILES else f"python -m ewc suite {suite.name}"
+    if not path.is_file():
+        raise StaleResultsError(f"{path} is missing; make it with: {remake}")
+    result = results.load_results(path, require_complete=False)
+    if not result.get("complete"):
+        raise StaleResultsError(f"{path} is from an unfinished run; finish it with: {remake}")
+    declared = suite.runs[name].to_dict()
+    stored = normalize_stored(result["config"])
+    if stored != declared:
+        changed = sorted(k for k in declared if stored.get(k) != declared[k])
+        raise StaleResultsError(f"{path} was made with other parameters ({', '.join(changed)}) than its suite "
+                                f"declares; remake it with: {remake}")
+    diffs = fingerprint.differences(result.get("fingerprint"), fingerprint.cached_fingerprint())
+    if diffs:
+        raise StaleResultsError(f"{path} was made by code that computes differently ({', '.join(diffs)}); "
+                                f"remake it with: {remake}")
+    return result
+
+
+def seed_runs(profile: str, group: str) -> dict[int, dict]:
+    """Every run ``<group>/seed-<k>`` of the profile's suite, by seed, e.g. ``seed_runs("quick", "ewc-all")``."""
+    suite = book_suite(profile)
+    pattern = re.compile(re.escape(group) + r"/seed-(\d+)$")
+    found = {int(m.group(1)): name for name in suite.runs if (m := pattern.match(name))}
+    if not found:
+        raise EwcError(f"suite {profile} declares no runs {group}/seed-*")
+    return {seed: load_run(suite, name) for seed, name in sorted(found.items())}
+
+
+def modes(profile: str, labels) -> dict[str, dict[int, dict]]:
+    """``seed_runs`` for several groups at once: ``{group: {seed: result}}``."""
+    return {label: seed_runs(profile, label) for label in labels}
+
+
+#: The book's runs on the profile's own network and tasks, by label: the report's three experiments, online EWC and
+#: the L2 pull (whose λ is its own, see the Performance analysis chapter).
+MAIN_GROUPS = {"none": "none", "ewc-all": "ewc-all", "ewc-previous": "ewc-previous", "ewc-online": "ewc-online",
+               "l2": f"l2_lam-{suites.L2_LAM:g}"}
+
+
+def book_runs(profile: str, groups: dict[str, str] | None = None) -> dict[str, dict[int, dict]]:
+    """``{label: {seed: result}}`` for ``groups`` (label -> run group; default ``MAIN_GROUPS``)."""
+    return {label: seed_runs(profile, group) for label, group in (groups or MAIN_GROUPS).items()}
+
+
+def bench(profile: str, name: str) -> dict:
+    """The stored measurement ``results/<profile>/bench-<name>-<size>.json`` that the book runner made (size
+    ``smoke`` for the smoke profile, else ``full``)."""
+    import json
+
+    size = "smoke" if profile == "smoke" else "full"
+    path = suites.results_root() / profile / f"bench-{name}-{size}.json"
+    if not path.is_file():
+        raise StaleResultsError(f"{path} is missing; make it with: {_remake(profile)}")
+    return json.loads(path.read_text())
+
+
+def group(profile: str, mode: str, **overrides) -> str:
+    """The name of the group of runs of ``mode`` with ``overrides`` at ``profile`` (e.g. ``none_arch-mlp``)."""
+    return suites.group_name(make_config(profile, mode=mode, **overrides))
+
+
+def lambda_sweep(profile: str) -> dict[float, dict]:
+    """EWC on every task with the MLP at each multiple of the profile's λ (seed 0): ``{λ: result}``."""
+    lam = config(profile).lam
+    return {lam * f: seed_runs(profile, group(profile, "ewc-all", arch="mlp", lam=lam * f))[0]
+            for f in suites.BOOK_LAMBDA_FACTORS}

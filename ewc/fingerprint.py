@@ -1,0 +1,146 @@
+"""A fingerprint of the science: what the code computes on a tiny fixed probe, stored in every results file.
+
+A results file is only as good as the code that made it. Hashing the source would break on every refactor; instead
+the fingerprint runs the pieces a result depends on, on fixed small inputs, and records what they compute:
+
+* the task permutations of seed 0 (pixel and block), as sha256 (exact on every machine);
+* the Fisher diagonal (empirical and expected) of a small network with dropout and a convolution, per variable;
+* the penalty's gradient after two consolidations, in every mode, at a fixed point;
+* a two-task run of a tiny MLP with EWC: its per-epoch training losses and the consolidated importance.
+
+Floats are compared with a relative tolerance (``RTOL``) that covers rounding differences between machines (XLA's
+code depends on the host's instruction set) but not a change of method: a Fisher of the batch-mean gradient, a Fisher
+with dropout on, a penalty gradient of the wrong sign, anchors not moved after a task, or one permutation reused for
+every task each move some number by far more.
+
+The probe takes seconds; its result is cached per version of the package's source (``cached_fingerprint``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+RTOL = 1e-3
+VERSION = 1
+
+
+def _sha(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+
+
+def _probe_model():
+    import keras
+
+    from ewc.model import MaxPool2x2
+
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Dropout(0.5),
+        layers.Conv2D(2, (3, 3), padding="same", activation="relu"),
+        MaxPool2x2(),
+        layers.Flatten(),
+        layers.Dense(8, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ])
+
+
+def compute() -> dict:
+    """Run the probe; returns a JSON-able dict of strings and floats."""
+    import tensorflow as tf
+
+    from ewc.config import make_config
+    from ewc.data import Mnist
+    from ewc.fisher import fisher_diagonal
+    from ewc.penalty import Consolidation
+    from ewc.tasks import make_permutations
+    from ewc.train import run
+
+    out: dict = {"version": VERSION}
+    out["permutations_pixel"] = _sha(make_permutations("pixel", 3, 0))
+    out["permutations_block"] = _sha(make_permutations("block", 3, 0, 7))
+
+    rng = np.random.default_rng(0)
+    model = _probe_model()
+    x = tf.constant(rng.uniform(0, 1, (16, 28, 28, 1)).astype(np.float32))
+    y = rng.integers(0, 10, 16).astype(np.int32)
+    for kind in ("empirical", "expected"):
+        fisher = fisher_diagonal(model, x, y, kind=kind, seed=0)
+        out[f"fisher_{kind}"] = [float(np.sum(f, dtype=np.float64)) for f in fisher]
+
+    shapes = [(6, 4), (4,)]
+    fishers = [[rng.gamma(0.5, size=s) for s in shapes] for _ in range(2)]
+    anchors = [[rng.normal(size=s) for s in shapes] for _ in range(2)]
+    point = [tf.constant(rng.normal(size=s)) for s in shapes]
+    for mode in ("ewc-all", "ewc-previous", "ewc-online", "l2"):
+        penalty = Consolidation(mode, shapes, lam=3.0, capacity=2, dtype=tf.float64)
+        for f, a in zip(fishers, anchors):
+            penalty.consolidate(None if mode == "l2" else f, a)
+        grads = penalty.gradient(point)
+        out[f"penalty_gradient_{mode}"] = [float(np.sum(g.numpy() * (1 + np.arange(g.numpy().size).reshape(g.shape))))
+                                           for g in grads]
+
+    images = rng.integers(0, 256, (256, 28, 28), dtype=np.uint8)
+    labels = (images.reshape(256, -1)[:, :392].mean(axis=1) > images.reshape(256, -1)[:, 392:].mean(axis=1))
+    mnist = Mnist(images, labels.astype(np.uint8), images[:64], labels[:64].astype(np.uint8), source="probe")
+    config = make_config("smoke", mode="ewc-all", mlp_hidden=[8], tasks=2, epochs=2, train_size=256, test_size=64,
+                         fisher_samples=64, lam=100.0, lr=0.01)
+    result = run(config, mnist)
+    out["run_train_loss"] = [float(v) for v in result["train_loss"]]
+    return out
+
+
+def differences(stored: dict | None, current: dict) -> list[str]:
+    """The probe entries whose values differ beyond ``RTOL`` (or that are missing); empty when they match."""
+    if not stored:
+        return ["(no fingerprint)"]
+    diffs = []
+    for key, value in current.items():
+        other = stored.get(key)
+        if isinstance(value, list):
+            same = isinstance(other, list) and len(other) == len(value) and all(
+                math.isclose(a, b, rel_tol=RTOL, abs_tol=1e-9) for a, b in zip(value, other))
+        else:
+            same = other == value
+        if not same:
+            diffs.append(key)
+    return diffs
+
+
+def source_key() -> str:
+    """A hash of the package's Python sources and ``$XLA_FLAGS``: the cache of ``compute`` is valid for exactly one
+    version of them."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(os.environ.get("XLA_FLAGS", "").encode())  # another code generation: probe again
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_memo: dict | None = None
+
+
+def cached_fingerprint() -> dict:
+    """``compute()``, memoized in this process and cached on disk (``$EWC_DATA_DIR/fingerprint/<source key>.json``)."""
+    global _memo
+    if _memo is not None:
+        return _memo
+    from ewc.data import data_dir
+    from ewc.results import write_json_atomic
+
+    path = data_dir() / "fingerprint" / f"{source_key()}.json"
+    if path.is_file():
+        _memo = json.loads(path.read_text())
+        return _memo
+    _memo = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(_memo, path)
+    return _memo
