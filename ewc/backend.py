@@ -53,11 +53,13 @@ def requested_backend(environ: Mapping[str, str] | None = None) -> tuple[object,
     except ValueError:  # not JSON (or not text): Keras ignores the file and uses its default
         return REQUIRED, "default"
     except OSError as exc:
-        raise EwcError(f"cannot read Keras' settings file {path} ({exc.strerror or type(exc).__name__}); "
-                       "fix or delete it") from None
+        raise EwcError(
+            f"cannot read Keras' settings file {path} ({exc.strerror or type(exc).__name__}); fix or delete it"
+        ) from None
     if not isinstance(config, dict):
-        raise EwcError(f"Keras' settings file {path} holds a JSON {type(config).__name__}, not an object; "
-                       "fix or delete it")
+        raise EwcError(
+            f"Keras' settings file {path} holds a JSON {type(config).__name__}, not an object; fix or delete it"
+        )
     return (config["backend"], str(path)) if "backend" in config else (REQUIRED, "default")
 
 
@@ -73,14 +75,20 @@ def require_tensorflow_backend(environ: Mapping[str, str] | None = None) -> None
     if callable(backend):
         name = backend()
         if name != REQUIRED:
-            raise EwcError(f"Keras was already imported with the {name!r} backend, but ewc needs {REQUIRED!r}; "
-                           f"restart Python with KERAS_BACKEND={REQUIRED}")
+            raise EwcError(
+                f"Keras was already imported with the {name!r} backend, but ewc needs {REQUIRED!r}; "
+                f"restart Python with KERAS_BACKEND={REQUIRED}"
+            )
         return
     name, source = requested_backend(environ)
     if name == REQUIRED:
         return
     if source == "KERAS_BACKEND":
-        raise EwcError(f"KERAS_BACKEND asks Keras for the {name!r} backend, but ewc needs {REQUIRED!r}; "
-                       f"set KERAS_BACKEND={REQUIRED} or unset it")
-    raise EwcError(f"{source} asks Keras for the {name!r} backend, but ewc needs {REQUIRED!r}; set "
-                   f'"backend": "{REQUIRED}" there, or KERAS_BACKEND={REQUIRED} (which overrides it)')
+        raise EwcError(
+            f"KERAS_BACKEND asks Keras for the {name!r} backend, but ewc needs {REQUIRED!r}; "
+            f"set KERAS_BACKEND={REQUIRED} or unset it"
+        )
+    raise EwcError(
+        f"{source} asks Keras for the {name!r} backend, but ewc needs {REQUIRED!r}; set "
+        f'"backend": "{REQUIRED}" there, or KERAS_BACKEND={REQUIRED} (which overrides it)'
+    )

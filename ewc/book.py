@@ -163,18 +163,30 @@ def train_pending(profile: str, progress: bool = True) -> int:
     from ewc.experiment import run_experiment
 
     suite = suites.suite(profile)
-    pending = [(name, c) for name, c in suite.runs.items()
-               if suites.status(c, suite.path(name), check_fingerprint=True) != "done"]
+    pending = [
+        (name, c)
+        for name, c in suite.runs.items()
+        if suites.status(c, suite.path(name), check_fingerprint=True) != "done"
+    ]
     done = len(suite.runs) - len(pending)
     if not pending:
         print(f"runs: all {len(suite.runs)} runs of suite {profile} are complete", file=sys.stderr, flush=True)
         return 0
-    print(f"runs: training {len(pending)} of {len(suite.runs)} runs of suite {profile} ({done} complete)",
-          file=sys.stderr, flush=True)
+    print(
+        f"runs: training {len(pending)} of {len(suite.runs)} runs of suite {profile} ({done} complete)",
+        file=sys.stderr,
+        flush=True,
+    )
     images = [c.tasks * c.epochs * c.train_size for _, c in pending]
-    with tqdm(total=sum(images), unit="img", unit_scale=True, file=sys.stderr, disable=not progress,
-              bar_format="{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} img [{elapsed}<{remaining}, "
-                         "{rate_fmt}] {postfix}") as bar:
+    with tqdm(
+        total=sum(images),
+        unit="img",
+        unit_scale=True,
+        file=sys.stderr,
+        disable=not progress,
+        bar_format="{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} img [{elapsed}<{remaining}, "
+        "{rate_fmt}] {postfix}",
+    ) as bar:
         for i, ((name, config), n) in enumerate(zip(pending, images), 1):
             bar.set_description_str(f"run {i}/{len(pending)} {name}")
             start = bar.n
@@ -225,8 +237,14 @@ def execute_chapter(name: str, source: Path, profile: str, out_dir: Path) -> Pat
         _write_notebook(read_chapter(source), template)
         executed = Path(tmp) / "executed.ipynb"
         try:
-            papermill.execute_notebook(str(template), str(executed), parameters={"profile": profile},
-                                       cwd=str(ROOT), kernel_name="python3", progress_bar=False)
+            papermill.execute_notebook(
+                str(template),
+                str(executed),
+                parameters={"profile": profile},
+                cwd=str(ROOT),
+                kernel_name="python3",
+                progress_bar=False,
+            )
         except Exception as exc:  # PapermillExecutionError, kernel death, missing kernel: all stop the book
             error_nb = out_dir / f"{name}.error.ipynb"
             if executed.is_file():
@@ -312,8 +330,10 @@ def stage_site(profile: str, chapters_dir: Path | None = None) -> Path:
             continue
         shutil.copyfile(executed, site / "book" / f"{name}.ipynb")
     if missing:
-        raise EwcError(f"no executed chapter(s) {', '.join(missing)} in {_rel(chapters_dir)}; run: python -m ewc book"
-                       + ("" if profile == "quick" else f" --profile {profile}"))
+        raise EwcError(
+            f"no executed chapter(s) {', '.join(missing)} in {_rel(chapters_dir)}; run: python -m ewc book"
+            + ("" if profile == "quick" else f" --profile {profile}")
+        )
     return site
 
 
@@ -336,16 +356,28 @@ def build_html(site: Path, html_dir: str | os.PathLike) -> Path:
     html_dir = Path(html_dir).resolve()
     html_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=html_dir.parent, prefix=".book-build-") as tmp:
-        cmd = jupyter_book_command() + ["build", str(site), "--path-output", tmp, "--builder", "html", "--all",
-                                        "--warningiserror", "--nitpick", "--keep-going"]
+        cmd = jupyter_book_command() + [
+            "build",
+            str(site),
+            "--path-output",
+            tmp,
+            "--builder",
+            "html",
+            "--all",
+            "--warningiserror",
+            "--nitpick",
+            "--keep-going",
+        ]
         proc = subprocess.run(cmd, cwd=site, capture_output=True, text=True)
         built = Path(tmp) / "_build" / "html"
         if proc.returncode != 0 or not (built / "index.html").is_file():
             lines = (proc.stdout + proc.stderr).splitlines()
             problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln] or lines[-15:]
             print("\n".join(problems), file=sys.stderr)
-            raise EwcError(f"jupyter-book build failed with {len(problems)} warning/error line(s); "
-                           f"the previous HTML in {_rel(html_dir)} is unchanged")
+            raise EwcError(
+                f"jupyter-book build failed with {len(problems)} warning/error line(s); "
+                f"the previous HTML in {_rel(html_dir)} is unchanged"
+            )
         offsite = offsite_references(built)
         if offsite:
             raise EwcError(f"the built HTML loads {len(offsite)} resource(s) from other machines, e.g. {offsite[0]}")
@@ -360,9 +392,15 @@ def build_html(site: Path, html_dir: str | os.PathLike) -> Path:
 # The command
 
 
-def main_book(profile: str = "quick", chapters: list[str] | None = None, execute: bool = True,
-              html_dir: str | None = None, progress: bool = True, pdf: str | None = None,
-              check_against_published: bool = False) -> int:
+def main_book(
+    profile: str = "quick",
+    chapters: list[str] | None = None,
+    execute: bool = True,
+    html_dir: str | None = None,
+    progress: bool = True,
+    pdf: str | None = None,
+    check_against_published: bool = False,
+) -> int:
     """Run the steps of the module docstring. Returns 0, or 1 if a chapter failed or the rerun check found a
     difference (message on stderr). Raises EwcError for user errors (unknown profile or chapter, no Chromium)."""
     from ewc import book_run, chapter
@@ -402,32 +440,59 @@ def main_book(profile: str = "quick", chapters: list[str] | None = None, execute
 def add_book_command(subparsers) -> argparse.ArgumentParser:
     """Register ``book`` on an ``argparse`` sub-parsers object; the parsed args carry ``func``."""
     p = subparsers.add_parser(
-        "book", help="train the profile's runs, render the chapters (papermill), build the HTML book (Jupyter Book)",
+        "book",
+        help="train the profile's runs, render the chapters (papermill), build the HTML book (Jupyter Book)",
         description="Train every run the profile's suite declares that is not complete, execute the chapters of "
         "_toc.yml in order into results/<profile>/chapters, then build the HTML from a clean directory with warnings "
         "as errors. Chapter sources (book/*.md) are never modified.",
     )
-    p.add_argument("--profile", default="quick", help="profile whose runs the book renders: quick (the published "
-                   "book) or smoke (seconds per run, for trying the pipeline)")
-    p.add_argument("--chapters", nargs="+", metavar="NAME", help="execute only these chapters (file names without "
-                   ".md); the HTML still includes every chapter, the others as last executed")
-    p.add_argument("--no-execute", action="store_true", help="train and execute nothing; build the HTML from the "
-                   "executed chapters in results/<profile>/chapters")
-    p.add_argument("--check-against-published", action="store_true",
-                   help="retrain every run afresh in a scratch directory, render the chapters from it, and compare "
-                   "every checked line and mean with the published record (exit 1 on a difference)")
+    p.add_argument(
+        "--profile",
+        default="quick",
+        help="profile whose runs the book renders: quick (the published "
+        "book) or smoke (seconds per run, for trying the pipeline)",
+    )
+    p.add_argument(
+        "--chapters",
+        nargs="+",
+        metavar="NAME",
+        help="execute only these chapters (file names without "
+        ".md); the HTML still includes every chapter, the others as last executed",
+    )
+    p.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="train and execute nothing; build the HTML from the executed chapters in results/<profile>/chapters",
+    )
+    p.add_argument(
+        "--check-against-published",
+        action="store_true",
+        help="retrain every run afresh in a scratch directory, render the chapters from it, and compare "
+        "every checked line and mean with the published record (exit 1 on a difference)",
+    )
     p.add_argument("--html-dir", help="where the HTML goes (default _build/html, or _build/html-<profile>)")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
-    p.add_argument("--pdf", nargs="?", const=str(PDF_PATH), metavar="PATH",
-                   help="also print the book as one PDF with headless Chromium (default _build/pdf/ewc-book.pdf)")
+    p.add_argument(
+        "--pdf",
+        nargs="?",
+        const=str(PDF_PATH),
+        metavar="PATH",
+        help="also print the book as one PDF with headless Chromium (default _build/pdf/ewc-book.pdf)",
+    )
     p.set_defaults(func=cmd_book)
     return p
 
 
 def cmd_book(args) -> int:
-    return main_book(profile=args.profile, chapters=args.chapters, execute=not args.no_execute,
-                     html_dir=args.html_dir, progress=not args.no_progress, pdf=args.pdf,
-                     check_against_published=args.check_against_published)
+    return main_book(
+        profile=args.profile,
+        chapters=args.chapters,
+        execute=not args.no_execute,
+        html_dir=args.html_dir,
+        progress=not args.no_progress,
+        pdf=args.pdf,
+        check_against_published=args.check_against_published,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

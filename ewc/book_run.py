@@ -30,11 +30,14 @@ def record_book_run(profile: str, wall_s: float) -> dict:
     from ewc.results import write_json_atomic
 
     peak_kib = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    record = {"profile": profile, "wall_s": round(wall_s, 1), "peak_rss_mib": round(peak_kib / 1024, 1),
-              "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu_count": os.cpu_count(),
-              "load_avg_1min_at_end": os.getloadavg()[0]}
+    record = {
+        "profile": profile,
+        "wall_s": round(wall_s, 1),
+        "peak_rss_mib": round(peak_kib / 1024, 1),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpu_count": os.cpu_count(),
+        "load_avg_1min_at_end": os.getloadavg()[0],
+    }
     book_run_path(profile).parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(record, book_run_path(profile))
     return record
-
-

@@ -30,8 +30,10 @@ def config(profile: str, **overrides) -> RunConfig:
 @cache
 def book_suite(profile: str) -> suites.Suite:
     if profile not in BOOK_PROFILES:
-        raise EwcError(f"the book renders the profiles {', '.join(BOOK_PROFILES)}, not {profile!r}; "
-                       f"the {profile!r} runs are a suite: python -m ewc suite {profile}")
+        raise EwcError(
+            f"the book renders the profiles {', '.join(BOOK_PROFILES)}, not {profile!r}; "
+            f"the {profile!r} runs are a suite: python -m ewc suite {profile}"
+        )
     return suites.suite(profile)
 
 
@@ -54,12 +56,15 @@ def load_run(suite: suites.Suite, name: str) -> dict:
     stored = normalize_stored(result["config"])
     if stored != declared:
         changed = sorted(k for k in declared if stored.get(k) != declared[k])
-        raise StaleResultsError(f"{path} was made with other parameters ({', '.join(changed)}) than its suite "
-                                f"declares; remake it with: {remake}")
+        raise StaleResultsError(
+            f"{path} was made with other parameters ({', '.join(changed)}) than its suite "
+            f"declares; remake it with: {remake}"
+        )
     diffs = fingerprint.differences(result.get("fingerprint"), fingerprint.cached_fingerprint())
     if diffs:
-        raise StaleResultsError(f"{path} was made by code that computes differently ({', '.join(diffs)}); "
-                                f"remake it with: {remake}")
+        raise StaleResultsError(
+            f"{path} was made by code that computes differently ({', '.join(diffs)}); remake it with: {remake}"
+        )
     return result
 
 
@@ -80,8 +85,13 @@ def modes(profile: str, labels) -> dict[str, dict[int, dict]]:
 
 #: The book's runs on the profile's own network and tasks, by label: the report's three experiments, online EWC and
 #: the L2 pull (whose λ is its own, see the Performance analysis chapter).
-MAIN_GROUPS = {"none": "none", "ewc-all": "ewc-all", "ewc-previous": "ewc-previous", "ewc-online": "ewc-online",
-               "l2": f"l2_lam-{suites.L2_LAM:g}"}
+MAIN_GROUPS = {
+    "none": "none",
+    "ewc-all": "ewc-all",
+    "ewc-previous": "ewc-previous",
+    "ewc-online": "ewc-online",
+    "l2": f"l2_lam-{suites.L2_LAM:g}",
+}
 
 
 def book_runs(profile: str, groups: dict[str, str] | None = None) -> dict[str, dict[int, dict]]:
@@ -109,5 +119,7 @@ def group(profile: str, mode: str, **overrides) -> str:
 def lambda_sweep(profile: str) -> dict[float, dict]:
     """EWC on every task with the MLP at each multiple of the profile's λ (seed 0): ``{λ: result}``."""
     lam = config(profile).lam
-    return {lam * f: seed_runs(profile, group(profile, "ewc-all", arch="mlp", lam=lam * f))[0]
-            for f in suites.BOOK_LAMBDA_FACTORS}
+    return {
+        lam * f: seed_runs(profile, group(profile, "ewc-all", arch="mlp", lam=lam * f))[0]
+        for f in suites.BOOK_LAMBDA_FACTORS
+    }

@@ -43,8 +43,11 @@ def read_meta(path: str | os.PathLike) -> dict:
         raise ConfigError(f"checkpoint {path} is unreadable ({type(exc).__name__}); rerun with --fresh") from None
     if meta.get("format") != FORMAT:
         found = meta.get("format")
-        what = f"was written by another version of ewc ({found})" if str(found).startswith("ewc-checkpoint/") else \
-            "is not an ewc checkpoint"
+        what = (
+            f"was written by another version of ewc ({found})"
+            if str(found).startswith("ewc-checkpoint/")
+            else "is not an ewc checkpoint"
+        )
         raise ConfigError(f"{path} {what}; rerun with --fresh")
     return meta
 
@@ -63,8 +66,10 @@ def check_resumable(path: str | os.PathLike, config) -> dict:
     stored = normalize_stored(meta["config"])  # written before later fields existed: their defaults
     if stored != config.to_dict():
         changed = sorted(k for k, v in config.to_dict().items() if stored.get(k) != v)
-        raise ConfigError(f"checkpoint {path} is from a run with other parameters ({', '.join(changed)}); "
-                          "rerun with --fresh to start over")
+        raise ConfigError(
+            f"checkpoint {path} is from a run with other parameters ({', '.join(changed)}); "
+            "rerun with --fresh to start over"
+        )
     return meta
 
 
@@ -78,11 +83,13 @@ def restore(path: str | os.PathLike, trainer) -> dict:
         n = len(trainer.consolidation.importance)
         if "importance_0" not in npz.files:
             return meta
-        trainer.consolidation.load_state({
-            "importance": [npz[f"importance_{i}"] for i in range(n)],
-            "anchor": [npz[f"anchor_{i}"] for i in range(n)],
-            "tasks_consolidated": meta["tasks_consolidated"],
-        })
+        trainer.consolidation.load_state(
+            {
+                "importance": [npz[f"importance_{i}"] for i in range(n)],
+                "anchor": [npz[f"anchor_{i}"] for i in range(n)],
+                "tasks_consolidated": meta["tasks_consolidated"],
+            }
+        )
     return meta
 
 

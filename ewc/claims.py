@@ -114,8 +114,7 @@ class Judgement:
     def floor_met(self) -> bool | None:
         if self.claim.floor is None or self.comparison is None:
             return None
-        return self.comparison.diff.mean * self.claim.direction >= self.claim.floor and \
-            self.verdict == stats.REPRODUCED
+        return self.comparison.diff.mean * self.claim.direction >= self.claim.floor and self.verdict == stats.REPRODUCED
 
 
 def judge(claim: Claim, runs: Runs) -> Judgement:
@@ -160,8 +159,11 @@ def claims_table(judgements: list[Judgement]):
         d = c.diff
         interval = "—" if d.n < 2 else f"{_signed(d.low)} to {_signed(d.high)}"
         bar = j.claim.direction * j.claim.floor + 0.0 if j.claim.floor is not None else None  # no "-0"
-        floor = "" if bar is None else \
-            f"{'≥' if j.claim.direction > 0 else '≤'} {bar:g}: {'met' if j.floor_met else 'not met'}"
+        floor = (
+            ""
+            if bar is None
+            else f"{'≥' if j.claim.direction > 0 else '≤'} {bar:g}: {'met' if j.floor_met else 'not met'}"
+        )
         agree = "—" if j.claim.direction == 0 else f"{c.agree}/{c.of}"
         rows.append([j.claim.text, _signed(d.mean), interval, agree, floor, f"**{j.verdict}**"])
     header = ["claim", "mean difference (points)", "95 % interval", "seeds agreeing", "floor", "verdict"]
@@ -175,25 +177,54 @@ def claims_table(judgements: list[Judgement]):
 def report_findings(tasks: int) -> list[Claim]:
     """The report's three findings and its ranking, as claims about runs labelled by mode."""
     claims = [
-        Claim("Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned", ("none", loss_after_next(1)),
-              floor=20.0),
-        Claim("Exp. 2: EWC on every task ends with a higher ACC than no penalty", ("ewc-all", acc), ("none", acc),
-              floor=15.0),
+        Claim(
+            "Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned",
+            ("none", loss_after_next(1)),
+            floor=20.0,
+        ),
+        Claim(
+            "Exp. 2: EWC on every task ends with a higher ACC than no penalty",
+            ("ewc-all", acc),
+            ("none", acc),
+            floor=15.0,
+        ),
     ]
-    claims += [Claim(f"Exp. 2: under EWC on every task, task {k} ends above 80 %", ("ewc-all", final(k)), 80.0,
-                     floor=0.0) for k in range(1, tasks + 1)]
-    if tasks >= 4:
-        claims.append(Claim("Exp. 2: under EWC on every task, task 2 ends above task 4", ("ewc-all", final(2)),
-                            ("ewc-all", final(4))))
     claims += [
-        Claim("Exp. 3: task 1 ends lower with EWC on the previous task only than with EWC on every task",
-              ("ewc-previous", final(1)), ("ewc-all", final(1)), direction=-1, floor=0.0),
-        Claim("Exp. 3: under EWC on the previous task, task 1 keeps losing after it leaves the penalty",
-              ("ewc-previous", first_task_fading)),
-        Claim("Ranking: EWC on every task ends with a higher ACC than EWC on the previous task",
-              ("ewc-all", acc), ("ewc-previous", acc), floor=0.0),
-        Claim("Ranking: EWC on the previous task ends with a higher ACC than no penalty",
-              ("ewc-previous", acc), ("none", acc), floor=0.0),
+        Claim(f"Exp. 2: under EWC on every task, task {k} ends above 80 %", ("ewc-all", final(k)), 80.0, floor=0.0)
+        for k in range(1, tasks + 1)
+    ]
+    if tasks >= 4:
+        claims.append(
+            Claim(
+                "Exp. 2: under EWC on every task, task 2 ends above task 4",
+                ("ewc-all", final(2)),
+                ("ewc-all", final(4)),
+            )
+        )
+    claims += [
+        Claim(
+            "Exp. 3: task 1 ends lower with EWC on the previous task only than with EWC on every task",
+            ("ewc-previous", final(1)),
+            ("ewc-all", final(1)),
+            direction=-1,
+            floor=0.0,
+        ),
+        Claim(
+            "Exp. 3: under EWC on the previous task, task 1 keeps losing after it leaves the penalty",
+            ("ewc-previous", first_task_fading),
+        ),
+        Claim(
+            "Ranking: EWC on every task ends with a higher ACC than EWC on the previous task",
+            ("ewc-all", acc),
+            ("ewc-previous", acc),
+            floor=0.0,
+        ),
+        Claim(
+            "Ranking: EWC on the previous task ends with a higher ACC than no penalty",
+            ("ewc-previous", acc),
+            ("none", acc),
+            floor=0.0,
+        ),
     ]
     return claims
 
@@ -201,17 +232,29 @@ def report_findings(tasks: int) -> list[Claim]:
 def book_comparisons() -> list[Claim]:
     """Comparisons this book adds (online EWC, L2), as claims about runs labelled by mode."""
     return [
-        Claim("online EWC ends with the same ACC as EWC on every task (the penalties have the same gradient)",
-              ("ewc-online", acc), ("ewc-all", acc), direction=0, source="book"),
-        Claim("EWC on every task ends with a higher ACC than the L2 pull", ("ewc-all", acc), ("l2", acc),
-              source="book"),
-        Claim("the L2 pull learns new tasks less well than EWC on every task (lower 'just learned')",
-              ("l2", just_learned), ("ewc-all", just_learned), direction=-1, source="book"),
+        Claim(
+            "online EWC ends with the same ACC as EWC on every task (the penalties have the same gradient)",
+            ("ewc-online", acc),
+            ("ewc-all", acc),
+            direction=0,
+            source="book",
+        ),
+        Claim(
+            "EWC on every task ends with a higher ACC than the L2 pull", ("ewc-all", acc), ("l2", acc), source="book"
+        ),
+        Claim(
+            "the L2 pull learns new tasks less well than EWC on every task (lower 'just learned')",
+            ("l2", just_learned),
+            ("ewc-all", just_learned),
+            direction=-1,
+            source="book",
+        ),
     ]
 
 
-def compare_groups(text: str, a: dict[int, dict], b: dict[int, dict], metric: Metric, noise_sd: float,
-                   direction: int = 1) -> str:
+def compare_groups(
+    text: str, a: dict[int, dict], b: dict[int, dict], metric: Metric, noise_sd: float, direction: int = 1
+) -> str:
     """'<text>: <verdict> (<how>)' for ``metric`` of runs ``a`` minus ``b`` (``{seed: result}``): paired over their
     common seeds when they share at least three, otherwise the difference of their means judged against ``noise_sd``,
     the seed spread of one run's ``metric`` measured in the main experiments (``stats.against_noise``)."""

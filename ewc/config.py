@@ -157,8 +157,10 @@ def validate(c: RunConfig) -> None:
     _check_int("epochs", c.epochs, 1)
     _check_int("iterations", c.iterations, 0)
     if 0 < c.iterations < c.epochs:
-        raise ConfigError(f"iterations must be 0 or at least epochs ({c.epochs}, one accuracy row per share of the "
-                          f"steps), got {c.iterations}")
+        raise ConfigError(
+            f"iterations must be 0 or at least epochs ({c.epochs}, one accuracy row per share of the "
+            f"steps), got {c.iterations}"
+        )
     _check_int("batch size", c.batch_size, 1)
     if isinstance(c.image_size, bool) or not isinstance(c.image_size, int) or c.image_size not in IMAGE_SIZES:
         raise ConfigError(f"image size must be 28 or 32, got {c.image_size!r}")
@@ -185,8 +187,9 @@ def validate(c: RunConfig) -> None:
     if not 0 < c.gamma <= 1:
         raise ConfigError(f"gamma must be in (0, 1], got {c.gamma}")
     if c.gamma != 1 and c.mode != "ewc-online":
-        raise ConfigError(f"gamma decays ewc-online's running importance; mode {c.mode} takes only gamma 1, "
-                          f"got {c.gamma}")
+        raise ConfigError(
+            f"gamma decays ewc-online's running importance; mode {c.mode} takes only gamma 1, got {c.gamma}"
+        )
 
 
 PARAMETERS = tuple(f.name for f in fields(RunConfig))

@@ -34,8 +34,16 @@ def task1_cache_dir() -> Path:
     return Path(os.environ.get("EWC_TASK1_CACHE") or data_dir() / "task1")
 
 
-def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, reuse: bool = False,
-                   fresh: bool = False, share_task1: bool = False, data: Mnist | None = None, bar=None) -> dict:
+def run_experiment(
+    config: RunConfig,
+    out: str | Path,
+    progress: bool = False,
+    reuse: bool = False,
+    fresh: bool = False,
+    share_task1: bool = False,
+    data: Mnist | None = None,
+    bar=None,
+) -> dict:
     """Train ``config`` and write its results JSON to ``out`` (directories created). Returns the results dict.
 
     Args:
@@ -58,9 +66,16 @@ def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, r
     out.parent.mkdir(parents=True, exist_ok=True)
     results.check_writable(out)
     checkpoint = checkpoint_path(out)
-    result = run(config, data or mnist(), progress=progress, checkpoint=checkpoint, fresh=fresh,
-                 task1_cache=task1_cache_dir() if share_task1 else None,
-                 on_task_end=lambda partial: results.write_json_atomic(partial, out), bar=bar)
+    result = run(
+        config,
+        data or mnist(),
+        progress=progress,
+        checkpoint=checkpoint,
+        fresh=fresh,
+        task1_cache=task1_cache_dir() if share_task1 else None,
+        on_task_end=lambda partial: results.write_json_atomic(partial, out),
+        bar=bar,
+    )
     result["fingerprint"] = fingerprint.cached_fingerprint()
     results.write_json_atomic(result, out)
     checkpoint.unlink(missing_ok=True)
@@ -70,5 +85,7 @@ def run_experiment(config: RunConfig, out: str | Path, progress: bool = False, r
 def sweep(config: RunConfig, field: str, values, out_dir: str | Path, **kwargs) -> list[dict]:
     """Run ``config`` once per value of one field (e.g. ``lam`` or ``seed``), writing
     ``out_dir/<field>-<value>.json`` for each; ``kwargs`` as for ``run_experiment``. Results in order of ``values``."""
-    return [run_experiment(dataclasses.replace(config, **{field: v}), Path(out_dir) / f"{field}-{v:g}.json", **kwargs)
-            for v in values]
+    return [
+        run_experiment(dataclasses.replace(config, **{field: v}), Path(out_dir) / f"{field}-{v:g}.json", **kwargs)
+        for v in values
+    ]

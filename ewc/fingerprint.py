@@ -41,16 +41,18 @@ def _probe_model():
 
     keras.utils.set_random_seed(0)
     layers = keras.layers
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        layers.Dropout(0.5),
-        layers.Conv2D(2, (3, 3), padding="same", activation="relu"),
-        MaxPool2x2(),
-        layers.Flatten(),
-        layers.Dense(8, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            layers.Dropout(0.5),
+            layers.Conv2D(2, (3, 3), padding="same", activation="relu"),
+            MaxPool2x2(),
+            layers.Flatten(),
+            layers.Dense(8, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def compute() -> dict:
@@ -85,14 +87,25 @@ def compute() -> dict:
         for f, a in zip(fishers, anchors):
             penalty.consolidate(None if mode == "l2" else f, a)
         grads = penalty.gradient(point)
-        out[f"penalty_gradient_{mode}"] = [float(np.sum(g.numpy() * (1 + np.arange(g.numpy().size).reshape(g.shape))))
-                                           for g in grads]
+        out[f"penalty_gradient_{mode}"] = [
+            float(np.sum(g.numpy() * (1 + np.arange(g.numpy().size).reshape(g.shape)))) for g in grads
+        ]
 
     images = rng.integers(0, 256, (256, 28, 28), dtype=np.uint8)
-    labels = (images.reshape(256, -1)[:, :392].mean(axis=1) > images.reshape(256, -1)[:, 392:].mean(axis=1))
+    labels = images.reshape(256, -1)[:, :392].mean(axis=1) > images.reshape(256, -1)[:, 392:].mean(axis=1)
     mnist = Mnist(images, labels.astype(np.uint8), images[:64], labels[:64].astype(np.uint8), source="probe")
-    config = make_config("smoke", mode="ewc-all", mlp_hidden=[8], tasks=2, epochs=2, train_size=256, test_size=64,
-                         fisher_samples=64, lam=100.0, lr=0.01)
+    config = make_config(
+        "smoke",
+        mode="ewc-all",
+        mlp_hidden=[8],
+        tasks=2,
+        epochs=2,
+        train_size=256,
+        test_size=64,
+        fisher_samples=64,
+        lam=100.0,
+        lr=0.01,
+    )
     result = run(config, mnist)
     out["run_train_loss"] = [float(v) for v in result["train_loss"]]
     return out
@@ -106,8 +119,11 @@ def differences(stored: dict | None, current: dict) -> list[str]:
     for key, value in current.items():
         other = stored.get(key)
         if isinstance(value, list):
-            same = isinstance(other, list) and len(other) == len(value) and all(
-                math.isclose(a, b, rel_tol=RTOL, abs_tol=1e-9) for a, b in zip(value, other))
+            same = (
+                isinstance(other, list)
+                and len(other) == len(value)
+                and all(math.isclose(a, b, rel_tol=RTOL, abs_tol=1e-9) for a, b in zip(value, other))
+            )
         else:
             same = other == value
         if not same:

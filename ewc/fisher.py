@@ -77,7 +77,7 @@ def sample_labels(model: keras.Model, x, seed: int = 0, batch_size: int = 256) -
 
     Returns int32 (N,). Inverse-CDF sampling: label = first c with cumsum(p)_c > u, u ~ U[0, 1).
     """
-    probs = np.concatenate([model(x[i:i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)])
+    probs = np.concatenate([model(x[i : i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)])
     cdf = np.cumsum(probs.astype(np.float64), axis=1)
     u = np.random.default_rng(seed).random((len(x), 1)) * cdf[:, -1:]
     return np.minimum((cdf <= u).sum(axis=1), probs.shape[1] - 1).astype(np.int32)

@@ -9,9 +9,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
-_RESOURCE_ATTRS = {"script": ("src",), "link": ("href",), "img": ("src", "srcset"), "iframe": ("src",),
-                   "source": ("src", "srcset"), "video": ("src", "poster"), "audio": ("src",), "embed": ("src",),
-                   "object": ("data",)}
+_RESOURCE_ATTRS = {
+    "script": ("src",),
+    "link": ("href",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "source": ("src", "srcset"),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+}
 
 
 class _ResourceParser(HTMLParser):
@@ -47,8 +55,9 @@ def offsite_references(html_dir: str | os.PathLike) -> list[str]:
         found += [f"{page.relative_to(html_dir)}: <{tag}> {url}" for tag, url in parser.urls if is_offsite(url)]
     css_url = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])([^'")\s]+)""")
     for sheet in sorted(html_dir.rglob("*.css")):
-        found += [f"{sheet.relative_to(html_dir)}: css {u}" for u in css_url.findall(sheet.read_text(errors="replace"))
-                  if is_offsite(u)]
+        found += [
+            f"{sheet.relative_to(html_dir)}: css {u}"
+            for u in css_url.findall(sheet.read_text(errors="replace"))
+            if is_offsite(u)
+        ]
     return found
-
-

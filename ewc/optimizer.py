@@ -26,8 +26,9 @@ from ewc.xla_barrier import optimization_barrier
 class Adam:
     """Adam state (first and second moments as one complex64 m + i v per variable) for the variables it is built for."""
 
-    def __init__(self, learning_rate: float, variables, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7):
+    def __init__(
+        self, learning_rate: float, variables, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7
+    ):
         self.learning_rate, self.beta_1, self.beta_2, self.epsilon = float(learning_rate), beta_1, beta_2, epsilon
         self.iterations = tf.Variable(0, dtype=tf.int64, trainable=False, name="iterations")
         self.moments = [tf.Variable(tf.zeros(v.shape, tf.complex64), trainable=False) for v in variables]

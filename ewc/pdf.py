@@ -75,8 +75,18 @@ def build_singlehtml(source_dir: str | os.PathLike, build_dir: str | os.PathLike
     from ewc.book import jupyter_book_command
 
     source_dir, build_dir = Path(source_dir).resolve(), Path(build_dir).resolve()
-    cmd = jupyter_book_command() + ["build", str(source_dir), "--path-output", str(build_dir), "--builder",
-                                    "singlehtml", "--all", "--warningiserror", "--nitpick", "--keep-going"]
+    cmd = jupyter_book_command() + [
+        "build",
+        str(source_dir),
+        "--path-output",
+        str(build_dir),
+        "--builder",
+        "singlehtml",
+        "--all",
+        "--warningiserror",
+        "--nitpick",
+        "--keep-going",
+    ]
     proc = subprocess.run(cmd, cwd=source_dir, capture_output=True, text=True)
     root_doc = yaml.safe_load((source_dir / "_toc.yml").read_text())["root"]  # e.g. "book/intro"
     built = build_dir / "_build" / "singlehtml"
@@ -94,21 +104,38 @@ def build_singlehtml(source_dir: str | os.PathLike, build_dir: str | os.PathLike
     return printable
 
 
-def print_to_pdf(page: str | os.PathLike, out_pdf: str | os.PathLike, chromium: str,
-                 profile_dir: str | os.PathLike) -> Path:
+def print_to_pdf(
+    page: str | os.PathLike, out_pdf: str | os.PathLike, chromium: str, profile_dir: str | os.PathLike
+) -> Path:
     """Print the local HTML ``page`` to ``out_pdf`` with headless ``chromium`` (a fresh ``profile_dir``).
 
     Raises:
         EwcError: Chromium failed, timed out or wrote no PDF.
     """
     out_pdf = Path(out_pdf)
-    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-extensions", "--mute-audio",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost", "--proxy-server=127.0.0.1:9",
-            f"--user-data-dir={profile_dir}", "--run-all-compositor-stages-before-draw",
-            f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}", "--no-pdf-header-footer",
-            "--generate-pdf-document-outline", f"--print-to-pdf={out_pdf}", Path(page).resolve().as_uri()]
+    args = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--mute-audio",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+        "--proxy-server=127.0.0.1:9",
+        f"--user-data-dir={profile_dir}",
+        "--run-all-compositor-stages-before-draw",
+        f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
+        "--no-pdf-header-footer",
+        "--generate-pdf-document-outline",
+        f"--print-to-pdf={out_pdf}",
+        Path(page).resolve().as_uri(),
+    ]
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_S)
     except subprocess.TimeoutExpired:

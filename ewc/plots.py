@@ -49,8 +49,9 @@ def plot_accuracy(result: dict, ax=None, title: str | None = None):
 
 def plot_task_examples(images_by_task: dict[str, np.ndarray], n: int = 6):
     """A grid: one row per named set of images (uint8 (N, 28, 28)), ``n`` images each (the report's Figs 2 and 6)."""
-    fig, axes = plt.subplots(len(images_by_task), n, figsize=(1.3 * n, 1.4 * len(images_by_task)),
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        len(images_by_task), n, figsize=(1.3 * n, 1.4 * len(images_by_task)), layout="constrained", squeeze=False
+    )
     for row, (name, images) in zip(axes, images_by_task.items()):
         for ax, image in zip(row, images[:n]):
             ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
@@ -119,6 +120,7 @@ def plot_seed_accuracy(runs: list[dict], ax=None, title: str | None = None, per_
     ax.xaxis.get_major_locator().set_params(integer=True)
     mode = MODE_TITLES.get(config["mode"], config["mode"])
     lam = "" if config["mode"] == "none" else f", λ={config['lam']:g}"
-    ax.set_title(title or f"{mode}: mean of {len(runs)} seeds ± 1 sd — profile '{config['profile']}', "
-                 f"{config['arch']}{lam}")
+    ax.set_title(
+        title or f"{mode}: mean of {len(runs)} seeds ± 1 sd — profile '{config['profile']}', {config['arch']}{lam}"
+    )
     return ax

@@ -71,9 +71,18 @@ def compare_means(published: dict, rerun: dict) -> list[dict]:
             if group not in rerun or metric not in rerun[group]:
                 continue
             p, r = summarize(values), summarize(rerun[group][metric])
-            rows.append({"group": group, "metric": metric, "published_mean": round(p.mean, 2),
-                         "published_interval": [round(p.low, 2), round(p.high, 2)], "published_seeds": p.n,
-                         "rerun_mean": round(r.mean, 2), "rerun_seeds": r.n, "inside": p.low <= r.mean <= p.high})
+            rows.append(
+                {
+                    "group": group,
+                    "metric": metric,
+                    "published_mean": round(p.mean, 2),
+                    "published_interval": [round(p.low, 2), round(p.high, 2)],
+                    "published_seeds": p.n,
+                    "rerun_mean": round(r.mean, 2),
+                    "rerun_seeds": r.n,
+                    "inside": p.low <= r.mean <= p.high,
+                }
+            )
     return rows
 
 
@@ -113,27 +122,37 @@ def check_against_published(profile: str = "quick", progress: bool = True) -> in
         old = checked_lines(published_root / profile / book.CHAPTERS_DIRNAME / f"{name}.ipynb")
         new = checked_lines(results / profile / book.CHAPTERS_DIRNAME / f"{name}.ipynb")
         if old != new:
-            line_diffs.append({"chapter": name, "published": sorted(set(old) - set(new)),
-                               "rerun": sorted(set(new) - set(old))})
+            line_diffs.append(
+                {"chapter": name, "published": sorted(set(old) - set(new)), "rerun": sorted(set(new) - set(old))}
+            )
     means = compare_means(group_means(profile, published_root), group_means(profile, results))
     report = {
-        "profile": profile, "xla_flags": os.environ.get("XLA_FLAGS", ""), "machine": platform.machine(),
-        "processor": _cpu_model(), "wall_s": round(time.time() - started, 1),
+        "profile": profile,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "machine": platform.machine(),
+        "processor": _cpu_model(),
+        "wall_s": round(time.time() - started, 1),
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "checked_lines_identical": not line_diffs, "line_differences": line_diffs,
-        "means_inside_published_intervals": all(r["inside"] for r in means), "means": means,
+        "checked_lines_identical": not line_diffs,
+        "line_differences": line_diffs,
+        "means_inside_published_intervals": all(r["inside"] for r in means),
+        "means": means,
     }
     write_json_atomic(report, published_root / profile / "rerun-check.json")
     outside = [r for r in means if not r["inside"]]
-    print(f"rerun check ({report['xla_flags'] or 'default XLA flags'}): "
-          f"{sum(len(d['rerun']) for d in line_diffs)} checked line(s) differ in {len(line_diffs)} chapter(s); "
-          f"{len(means) - len(outside)}/{len(means)} means inside the published 95 % intervals", file=sys.stderr)
+    print(
+        f"rerun check ({report['xla_flags'] or 'default XLA flags'}): "
+        f"{sum(len(d['rerun']) for d in line_diffs)} checked line(s) differ in {len(line_diffs)} chapter(s); "
+        f"{len(means) - len(outside)}/{len(means)} means inside the published 95 % intervals",
+        file=sys.stderr,
+    )
     for d in line_diffs:
         for old, new in zip(d["published"], d["rerun"]):
             print(f"  {d['chapter']}: published '{old}' / rerun '{new}'", file=sys.stderr)
     for r in outside:
-        print(f"  {r['group']} {r['metric']}: rerun {r['rerun_mean']} outside {r['published_interval']}",
-              file=sys.stderr)
+        print(
+            f"  {r['group']} {r['metric']}: rerun {r['rerun_mean']} outside {r['published_interval']}", file=sys.stderr
+        )
     return 0 if not line_diffs and not outside else 1
 
 

@@ -31,32 +31,56 @@ SNAKEFILE = WORKFLOW / "Snakefile"
 EXECUTORS = ("local", "cluster-generic", "slurm")
 JOB_MARK = "@ewc "  # suite-job's progress lines start with it; the relay prints them without it
 ERROR = re.compile(r"\w+(Error|Exception)\b")  # a traceback's verdict line
-SNAKEMAKE_ERROR = re.compile(r"^Error in rule run_job:\n(?:\s+message: (?P<message>.*)\n)?\s+jobid: \d+\n"
-                             r"\s+output: (?P<run>\S+)\.json$", re.M)  # Snakemake's report of a failed job
+SNAKEMAKE_ERROR = re.compile(
+    r"^Error in rule run_job:\n(?:\s+message: (?P<message>.*)\n)?\s+jobid: \d+\n"
+    r"\s+output: (?P<run>\S+)\.json$",
+    re.M,
+)  # Snakemake's report of a failed job
 
 
 def add_suite_commands(sub) -> None:
     """Register ``suite`` and ``suite-job`` on the CLI's subparsers (the object ``add_subparsers`` returned)."""
     from ewc.suites import SUITES
 
-    p = sub.add_parser("suite", help="train a reference suite of runs with Snakemake (--dry-run: list and estimate)",
-                       description="Train every run of a declared suite that has no complete results yet, one "
-                       "Snakemake job per run; an interrupted suite reruns only unfinished runs, each resuming from "
-                       "its last finished task. Suites: " + "; ".join(f"{k}: {d}" for k, (d, _) in SUITES.items()))
+    p = sub.add_parser(
+        "suite",
+        help="train a reference suite of runs with Snakemake (--dry-run: list and estimate)",
+        description="Train every run of a declared suite that has no complete results yet, one "
+        "Snakemake job per run; an interrupted suite reruns only unfinished runs, each resuming from "
+        "its last finished task. Suites: " + "; ".join(f"{k}: {d}" for k, (d, _) in SUITES.items()),
+    )
     p.add_argument("name", metavar="NAME", help=f"the suite: {', '.join(SUITES)}")
-    p.add_argument("--dry-run", action="store_true",
-                   help="list the runs and an estimated time for each on this machine; train nothing")
-    p.add_argument("--cores", type=int, help="local: CPU cores for the whole suite (default: all); cluster: CPU "
-                   "threads per job (default: the profile's)")
-    p.add_argument("--jobs", type=int, help="runs at once (default: local 1, each with all --cores; cluster: the "
-                   "profile's)")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local: this machine; cluster-generic: a submit command (default profile: a local stand-in "
-                   "for sbatch); slurm: SLURM's sbatch")
-    p.add_argument("--snakemake-profile", metavar="DIR", help="a Snakemake profile directory (default for "
-                   "cluster-generic and slurm: the one in ewc/workflow/profiles/)")
-    p.add_argument("--results-dir", metavar="DIR", help="where <suite>/<run>.json go (default: $EWC_RESULTS_DIR, "
-                   "else results/ in the checkout)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the runs and an estimated time for each on this machine; train nothing",
+    )
+    p.add_argument(
+        "--cores",
+        type=int,
+        help="local: CPU cores for the whole suite (default: all); cluster: CPU "
+        "threads per job (default: the profile's)",
+    )
+    p.add_argument(
+        "--jobs", type=int, help="runs at once (default: local 1, each with all --cores; cluster: the profile's)"
+    )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: this machine; cluster-generic: a submit command (default profile: a local stand-in "
+        "for sbatch); slurm: SLURM's sbatch",
+    )
+    p.add_argument(
+        "--snakemake-profile",
+        metavar="DIR",
+        help="a Snakemake profile directory (default for cluster-generic and slurm: the one in ewc/workflow/profiles/)",
+    )
+    p.add_argument(
+        "--results-dir",
+        metavar="DIR",
+        help="where <suite>/<run>.json go (default: $EWC_RESULTS_DIR, else results/ in the checkout)",
+    )
     p.set_defaults(func=cmd_suite)
 
     p = sub.add_parser("suite-job", help="train one run of a suite (what each of the suite's Snakemake jobs runs)")
@@ -96,8 +120,10 @@ def cmd_suite(args) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot create {workdir}: {exc.strerror}") from None
     stale = [f"{run}.json" for run in todo if states[run] != "missing"]
-    print(f"suite {s.name}: {len(todo)} of {len(s.runs)} runs to train with Snakemake ({args.executor}) into "
-          f"{workdir}", flush=True)
+    print(
+        f"suite {s.name}: {len(todo)} of {len(s.runs)} runs to train with Snakemake ({args.executor}) into {workdir}",
+        flush=True,
+    )
     started = time.time()
     returncode, log = _snakemake(s.name, root, workdir, stale, args)
     states = {run: status(config, s.path(run, root)) for run, config in s.runs.items()}
@@ -115,10 +141,23 @@ def _snakemake(name: str, root: Path, workdir: Path, stale: list[str], args) -> 
     prints goes to ``.snakemake/ewc-suite.log``. Returns (exit status, that log)."""
     local = args.executor == "local"
     cores = args.cores or os.cpu_count() or 1
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(workdir),
-           "--config", f"suite={name}", f"results={root}", f"python={sys.executable}",
-           f"threads={max(1, cores // (args.jobs or 1)) if local else 1}",
-           "--rerun-triggers", "mtime", "--ignore-incomplete"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(workdir),
+        "--config",
+        f"suite={name}",
+        f"results={root}",
+        f"python={sys.executable}",
+        f"threads={max(1, cores // (args.jobs or 1)) if local else 1}",
+        "--rerun-triggers",
+        "mtime",
+        "--ignore-incomplete",
+    ]
     cmd += ["--forcerun", *stale] if stale else []
     profile = args.snakemake_profile or (None if local else WORKFLOW / "profiles" / args.executor)
     profile = str(Path(profile).resolve()) if profile else None  # Snakemake runs in the working directory
@@ -129,16 +168,17 @@ def _snakemake(name: str, root: Path, workdir: Path, stale: list[str], args) -> 
         cmd += ["--executor", args.executor]
         cmd += ["--jobs", str(args.jobs)] if args.jobs else []
         cmd += ["--set-threads", f"run_job={args.cores}"] if args.cores else []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(SNAKEFILE.parents[2]),
-                                                                   os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(SNAKEFILE.parents[2]), os.environ.get("PYTHONPATH")) if p),
+    }
     env.pop("SNAKEMAKE_PROFILE", None)  # this command decides the profile
     log = workdir / ".snakemake" / "ewc-suite.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     relay = _Relay(name, local)
     with open(log, "w") as out:
         out.write(" ".join(cmd) + "\n")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                cwd=workdir)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir)
         try:
             for line in proc.stdout:
                 out.write(line)
@@ -166,7 +206,7 @@ class _Relay:
 
     def __call__(self, line: str) -> str | None:
         if line.startswith(JOB_MARK):
-            return line[len(JOB_MARK):].rstrip("\n")
+            return line[len(JOB_MARK) :].rstrip("\n")
         if self.local:
             return None
         line = line.rstrip("\n")
@@ -186,23 +226,31 @@ def _failure(name: str, failed: list[str], workdir: Path, log: Path, started: fl
     why Snakemake stopped."""
     text = log.read_text(errors="replace") if log.is_file() else ""
     if "LockException" in text:
-        return (f"suite {name}: {workdir} is locked by another Snakemake run of this suite (or a killed one: if "
-                f"none is running, delete {workdir / '.snakemake' / 'locks'})")
+        return (
+            f"suite {name}: {workdir} is locked by another Snakemake run of this suite (or a killed one: if "
+            f"none is running, delete {workdir / '.snakemake' / 'locks'})"
+        )
     if not failed:
         return f"suite {name}: Snakemake failed; see {log}"
-    snakemake_says = {m["run"]: m["message"].split("For further error details")[0].strip()
-                      for m in SNAKEMAKE_ERROR.finditer(text) if m["message"]}  # e.g. a submission that failed
+    snakemake_says = {
+        m["run"]: m["message"].split("For further error details")[0].strip()
+        for m in SNAKEMAKE_ERROR.finditer(text)
+        if m["message"]
+    }  # e.g. a submission that failed
     reasons = []
     for run in failed:
         job_log = workdir / "logs" / f"{run}.log"
         fresh = job_log.is_file() and job_log.stat().st_mtime >= started
-        lines = [line.strip() for line in job_log.read_text(errors="replace").splitlines() if line.strip()] if \
-            fresh else []
+        lines = (
+            [line.strip() for line in job_log.read_text(errors="replace").splitlines() if line.strip()] if fresh else []
+        )
         errors = [line for line in lines if line.startswith("error:") or ERROR.match(line)]
         reason = errors[-1] if errors else snakemake_says.get(run) or (lines[-1] if lines else "not run")
         reasons.append(f"{run} ({reason})")
-    return (f"suite {name}: {len(failed)} run(s) did not finish: {'; '.join(reasons)}; logs in {workdir / 'logs'}, "
-            f"Snakemake's output in {log}")
+    return (
+        f"suite {name}: {len(failed)} run(s) did not finish: {'; '.join(reasons)}; logs in {workdir / 'logs'}, "
+        f"Snakemake's output in {log}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -225,9 +273,12 @@ def dry_run(s, root: Path, states: dict[str, str]) -> int:
         if key not in rates:
             rates[key] = measure(config)
             rates[key].startup_s += imports
-            print(f"  measured on this machine ({_machine()}): {_describe(key)}: {rates[key].train:.0f} images/s "
-                  f"training, {rates[key].evaluate:.0f} images/s evaluating, {rates[key].startup_s:.0f} s to start "
-                  "(imports, compilation)", flush=True)
+            print(
+                f"  measured on this machine ({_machine()}): {_describe(key)}: {rates[key].train:.0f} images/s "
+                f"training, {rates[key].evaluate:.0f} images/s evaluating, {rates[key].startup_s:.0f} s to start "
+                "(imports, compilation)",
+                flush=True,
+            )
     width = max(map(len, s.runs))
     total, todo = 0.0, 0
     for run, config in s.runs.items():
@@ -246,13 +297,16 @@ def dry_run(s, root: Path, states: dict[str, str]) -> int:
             seconds = estimate_seconds(config, rates[network_key(config)], tasks_done=done_tasks)
             total, todo = total + seconds, todo + 1
             what = {"missing": "train", "partial": "train", "other": "retrain (file holds another config's results)"}[
-                state]
+                state
+            ]
             if done_tasks:
                 what = f"resume after task {done_tasks}/{config.tasks}"
             estimate = f"~{_duration(seconds)}"
         print(f"  {run:{width}s}  {estimate:>9s}  {what}")
-    print(f"{todo} of {len(s.runs)} runs to train, ~{_duration(total)} one after another on this machine: an "
-          "estimate from a few timed steps, not a measurement of the runs")
+    print(
+        f"{todo} of {len(s.runs)} runs to train, ~{_duration(total)} one after another on this machine: an "
+        "estimate from a few timed steps, not a measurement of the runs"
+    )
     return 0
 
 
@@ -312,8 +366,9 @@ def estimate_seconds(config, rates: Rates, tasks_done: int = 0) -> float:
     per_task = iterations * config.batch_size if iterations else config.epochs * config.train_size
     evaluations = 1 if iterations else config.epochs
     remaining = range(tasks_done, config.tasks)
-    fisher = config.fisher_samples * sum(k < config.tasks - 1 for k in remaining) if config.mode.startswith(
-        "ewc") else 0
+    fisher = (
+        config.fisher_samples * sum(k < config.tasks - 1 for k in remaining) if config.mode.startswith("ewc") else 0
+    )
     evaluated = sum(evaluations * (k + 1) * config.test_size for k in remaining)
     return rates.startup_s + (per_task * len(remaining) + fisher) / rates.train + evaluated / rates.evaluate
 
@@ -365,6 +420,8 @@ def cmd_suite_job(args) -> int:
     print(f"{JOB_MARK}{label}: started{resuming}", flush=True)
     t0 = time.perf_counter()
     result = run_experiment(config, path, share_task1=True, reuse=True)
-    print(f"{JOB_MARK}{label}: finished in {_duration(time.perf_counter() - t0)}, ACC "
-          f"{result['metrics']['acc']:.4f}", flush=True)
+    print(
+        f"{JOB_MARK}{label}: finished in {_duration(time.perf_counter() - t0)}, ACC {result['metrics']['acc']:.4f}",
+        flush=True,
+    )
     return 0

@@ -140,12 +140,17 @@ def _book(profile: str) -> dict:
     configs = [make_config(profile, mode=m, seed=s) for m in ("none", "ewc-all", "ewc-previous") for s in range(main)]
     configs += [make_config(profile, mode="ewc-online", seed=s) for s in range(extra)]
     configs += [make_config(profile, mode="l2", lam=L2_LAM, seed=s) for s in range(extra)]
-    configs += [make_config(profile, mode=m, arch=other, seed=s) for m in ("none", "ewc-all", "ewc-previous")
-                for s in range(extra)]
-    configs += [make_config(profile, mode=m, arch=a, permutation="block", seed=0) for a in ("cnn", "mlp")
-                for m in ("none", "ewc-all")]
-    configs += [make_config(profile, mode="ewc-all", arch="mlp", lam=base.lam * f, seed=0)
-                for f in BOOK_LAMBDA_FACTORS]
+    configs += [
+        make_config(profile, mode=m, arch=other, seed=s)
+        for m in ("none", "ewc-all", "ewc-previous")
+        for s in range(extra)
+    ]
+    configs += [
+        make_config(profile, mode=m, arch=a, permutation="block", seed=0)
+        for a in ("cnn", "mlp")
+        for m in ("none", "ewc-all")
+    ]
+    configs += [make_config(profile, mode="ewc-all", arch="mlp", lam=base.lam * f, seed=0) for f in BOOK_LAMBDA_FACTORS]
     runs = {}
     for c in configs:
         runs.setdefault(f"{group_name(c)}/seed-{c.seed}", c)
@@ -154,8 +159,9 @@ def _book(profile: str) -> dict:
 
 def _report_scale() -> dict:
     def config(mode: str, seed: int, lam: float = 200.0) -> RunConfig:
-        return make_config("paper", mode=mode, seed=seed, lam=lam, epochs=5, train_size=60000, test_size=10000,
-                           batch_size=64, lr=1e-4)
+        return make_config(
+            "paper", mode=mode, seed=seed, lam=lam, epochs=5, train_size=60000, test_size=10000, batch_size=64, lr=1e-4
+        )
 
     configs = [config(m, s) for m in ("none", "ewc-all", "ewc-previous", "ewc-online") for s in range(2)]
     configs += [config("ewc-all", s, REPORT_SCALE_CALIBRATED_LAM) for s in range(2)]
@@ -164,10 +170,26 @@ def _report_scale() -> dict:
 
 def _vandeven2019() -> dict:
     def config(mode: str, seed: int, lam: float | None = None) -> RunConfig:
-        return make_config("paper", mode=mode, seed=seed, lam=lam, arch="mlp", mlp_hidden=(1000, 1000), tasks=10,
-                           epochs=1, iterations=5000, batch_size=128, lr=1e-4, train_size=60000, test_size=10000,
-                           image_size=32, permute_first=True, gamma=1.0, fisher_kind="empirical",
-                           fisher_samples=60000)
+        return make_config(
+            "paper",
+            mode=mode,
+            seed=seed,
+            lam=lam,
+            arch="mlp",
+            mlp_hidden=(1000, 1000),
+            tasks=10,
+            epochs=1,
+            iterations=5000,
+            batch_size=128,
+            lr=1e-4,
+            train_size=60000,
+            test_size=10000,
+            image_size=32,
+            permute_first=True,
+            gamma=1.0,
+            fisher_kind="empirical",
+            fisher_samples=60000,
+        )
 
     seeds = range(3)
     configs = [config("none", s) for s in seeds]

@@ -77,23 +77,29 @@ def describe(config, mode: bool = True) -> str:
     c = config
     net = "CNN (Appendix A)" if c.arch == "cnn" else f"MLP {'-'.join(map(str, [784, *c.mlp_hidden, 10]))}"
     perm = "pixel" if c.permutation == "pixel" else f"{c.block_size}×{c.block_size}-block"
-    return "\n".join([
-        f"profile {c.profile}" + (f", mode {c.mode}" if mode else ""),
-        f"network: {net}",
-        f"tasks: {c.tasks} (MNIST + {c.tasks - 1} {perm} permutations), {c.train_size} train / {c.test_size} test "
-        "images each",
-        f"training: {c.epochs} epoch(s) per task, batch {c.batch_size}, Adam lr {c.lr:g}, seed {c.seed}",
-        f"penalty: λ = {c.lam:g}, {c.fisher_kind} Fisher on {c.fisher_samples} images",
-    ])
+    return "\n".join(
+        [
+            f"profile {c.profile}" + (f", mode {c.mode}" if mode else ""),
+            f"network: {net}",
+            f"tasks: {c.tasks} (MNIST + {c.tasks - 1} {perm} permutations), {c.train_size} train / {c.test_size} test "
+            "images each",
+            f"training: {c.epochs} epoch(s) per task, batch {c.batch_size}, Adam lr {c.lr:g}, seed {c.seed}",
+            f"penalty: λ = {c.lam:g}, {c.fisher_kind} Fisher on {c.fisher_samples} images",
+        ]
+    )
 
 
 def protocol_table(config, report_config):
     """The active profile's values beside the report's (the ``paper`` profile) and where the report states them."""
     mine, paper = config.to_dict(), report_config.to_dict()
-    rows = [[f"`{k}`", _value(mine[k]), _value(paper[k]), REPORT_SOURCE.get(k, "")]
-            for k in mine if k not in ("profile", "mode")]
-    return _md(markdown_table(["parameter", f"this book (`{config.profile}`)", "the report", "report says"], rows,
-                              "llll"))
+    rows = [
+        [f"`{k}`", _value(mine[k]), _value(paper[k]), REPORT_SOURCE.get(k, "")]
+        for k in mine
+        if k not in ("profile", "mode")
+    ]
+    return _md(
+        markdown_table(["parameter", f"this book (`{config.profile}`)", "the report", "report says"], rows, "llll")
+    )
 
 
 def _value(v) -> str:
@@ -108,8 +114,14 @@ def layer_table(model):
     for layer in model.layers:
         shape = getattr(layer, "output", None)
         shape = tuple(shape.shape) if shape is not None else ()
-        rows.append([f"`{layer.name}`", type(layer).__name__, "(" + ", ".join("B" if d is None else str(d)
-                     for d in shape) + ")", f"{layer.count_params():,}"])
+        rows.append(
+            [
+                f"`{layer.name}`",
+                type(layer).__name__,
+                "(" + ", ".join("B" if d is None else str(d) for d in shape) + ")",
+                f"{layer.count_params():,}",
+            ]
+        )
     rows.append(["**total**", "", "", f"**{model.count_params():,}**"])
     return _md(markdown_table(["layer", "type", "output shape", "parameters"], rows, "lllr"))
 
@@ -122,16 +134,20 @@ def task_matrix(result):
     """Accuracy (%) on every task (columns) at the end of every task (rows); the diagonal is 'just learned'."""
     r = result["task_matrix"]
     n = len(r)
-    rows = [[f"after task {i + 1}"] + [(f"**{pct(v)}**" if k == i else pct(v)) for k, v in enumerate(row)]
-            for i, row in enumerate(r)]
+    rows = [
+        [f"after task {i + 1}"] + [(f"**{pct(v)}**" if k == i else pct(v)) for k, v in enumerate(row)]
+        for i, row in enumerate(r)
+    ]
     return _md(markdown_table(["accuracy (%)"] + [f"task {k + 1}" for k in range(n)], rows))
 
 
 def metrics_line(result) -> str:
     """ACC, BWT, mean forgetting and just-learned accuracy (two lines)."""
     m = result["metrics"]
-    return (f"ACC {pct(m['acc'])} %, BWT {points(m['bwt'])} points\n"
-            f"mean forgetting {100 * m['mean_forgetting']:.1f} points, just learned {pct(m['just_trained'])} %")
+    return (
+        f"ACC {pct(m['acc'])} %, BWT {points(m['bwt'])} points\n"
+        f"mean forgetting {100 * m['mean_forgetting']:.1f} points, just learned {pct(m['just_trained'])} %"
+    )
 
 
 def _floor10(x: float) -> int:
@@ -142,12 +158,16 @@ def verdicts(result) -> list[str]:
     """Rounded statements about one run, stable enough to be checked by nbval."""
     r, m = result["task_matrix"], result["metrics"]
     n = len(r)
-    lines = [f"{n} tasks, {result['config']['mode']}: ACC ≈ {round(100 * m['acc'])} %, BWT ≈ "
-             f"{round(100 * m['bwt'])} points"]
+    lines = [
+        f"{n} tasks, {result['config']['mode']}: ACC ≈ {round(100 * m['acc'])} %, BWT ≈ {round(100 * m['bwt'])} points"
+    ]
     if n > 1:
         drop = 100 * (r[0][0] - r[1][0])
-        lines.append(f"task-1 accuracy fell by ≥ {_floor10(drop)} points after task 2" if drop >= 10
-                     else "task-1 accuracy moved by less than 10 points after task 2")
+        lines.append(
+            f"task-1 accuracy fell by ≥ {_floor10(drop)} points after task 2"
+            if drop >= 10
+            else "task-1 accuracy moved by less than 10 points after task 2"
+        )
         worst = max(range(n - 1), key=lambda k: m["forgetting"][k])
         lines.append(f"largest forgetting: task {worst + 1}, ≥ {max(_floor10(100 * m['forgetting'][worst]), 0)} points")
     above = all(v > CHANCE + 0.05 for v in m["final"])
@@ -161,11 +181,15 @@ def reading(result):
     mode, n = c["mode"], len(r)
     parts = []
     if n > 1:
-        parts.append(f"Task 1 was at {pct(r[0][0])} % right after it was learned, {pct(r[1][0])} % after task 2 and "
-                     f"{pct(r[-1][0])} % at the end.")
-    parts.append(f"Averaged over tasks, the final accuracy (ACC) is {pct(m['acc'])} % against "
-                 f"{pct(m['just_trained'])} % right after learning each task, a backward transfer of "
-                 f"{points(m['bwt'])} points.")
+        parts.append(
+            f"Task 1 was at {pct(r[0][0])} % right after it was learned, {pct(r[1][0])} % after task 2 and "
+            f"{pct(r[-1][0])} % at the end."
+        )
+    parts.append(
+        f"Averaged over tasks, the final accuracy (ACC) is {pct(m['acc'])} % against "
+        f"{pct(m['just_trained'])} % right after learning each task, a backward transfer of "
+        f"{points(m['bwt'])} points."
+    )
     if mode in REPORT_OBSERVED:
         parts.append(f"The report observed that {REPORT_OBSERVED[mode]}.")
         parts.append(_agreement(mode, r, m))
@@ -186,20 +210,26 @@ def _agreement(mode: str, r, m) -> str:
         return f"Here the drop is only {drop:.0f} points: the report's forgetting is not reproduced at this scale."
     if mode == "ewc-all":
         worst = 100 * max(m["forgetting"]) if m["forgetting"] else 0.0
-        text = (f"Here no task lost more than {worst:.0f} points from its best accuracy, "
-                + ("in line with the report." if worst < 10 else "more than the report's figure suggests."))
+        text = f"Here no task lost more than {worst:.0f} points from its best accuracy, " + (
+            "in line with the report." if worst < 10 else "more than the report's figure suggests."
+        )
         if n >= 4:
             t2, t4 = m["final"][1], m["final"][3]
-            text += (f" Task 2 ends at {pct(t2)} % and task 4 at {pct(t4)} %, so the report's ordering "
-                     + ("holds here too." if t2 > t4 else "does not hold here."))
+            text += f" Task 2 ends at {pct(t2)} % and task 4 at {pct(t4)} %, so the report's ordering " + (
+                "holds here too." if t2 > t4 else "does not hold here."
+            )
         return text
     if mode == "ewc-previous":
         later = 100 * (r[0][0] - r[-1][0])
         if n >= 3 and later > drop + 5:
-            return (f"Here task 1 lost {drop:.0f} points one task later but {later:.0f} points by the end: "
-                    "protection fades as tasks drop out of the penalty, as in the report.")
-        return (f"Here task 1 lost {drop:.0f} points one task later and {later:.0f} points by the end: "
-                "the fading protection the report describes is not clearly visible at this scale.")
+            return (
+                f"Here task 1 lost {drop:.0f} points one task later but {later:.0f} points by the end: "
+                "protection fades as tasks drop out of the penalty, as in the report."
+            )
+        return (
+            f"Here task 1 lost {drop:.0f} points one task later and {later:.0f} points by the end: "
+            "the fading protection the report describes is not clearly visible at this scale."
+        )
     return ""
 
 
@@ -212,10 +242,29 @@ def metrics_table(results: dict):
     rows = []
     for label, result in results.items():
         m = result["metrics"]
-        rows.append([label, pct(m["acc"]), points(m["bwt"]), f"{100 * m['mean_forgetting']:.1f}",
-                     pct(m["just_trained"]), " / ".join(pct(v, 0) for v in m["final"])])
-    return _md(markdown_table(["run", "ACC (%)", "BWT (points)", "mean forgetting (points)", "just learned (%)",
-                               "final accuracy per task (%)"], rows))
+        rows.append(
+            [
+                label,
+                pct(m["acc"]),
+                points(m["bwt"]),
+                f"{100 * m['mean_forgetting']:.1f}",
+                pct(m["just_trained"]),
+                " / ".join(pct(v, 0) for v in m["final"]),
+            ]
+        )
+    return _md(
+        markdown_table(
+            [
+                "run",
+                "ACC (%)",
+                "BWT (points)",
+                "mean forgetting (points)",
+                "just learned (%)",
+                "final accuracy per task (%)",
+            ],
+            rows,
+        )
+    )
 
 
 def ranking(results: dict) -> str:
@@ -246,8 +295,9 @@ def seed_summary(results_by_label: dict[str, list[dict]]):
     return _md(markdown_table(["run", "ACC (%)", "seeds"], rows, "lrl"))
 
 
-def grid_table(results: dict[tuple[str, str], dict], rows: list[str], cols: list[str], value=None,
-               corner: str = "ACC (%)"):
+def grid_table(
+    results: dict[tuple[str, str], dict], rows: list[str], cols: list[str], value=None, corner: str = "ACC (%)"
+):
     """A rows × cols table of one number per run (default ACC, in %) from results keyed by (row, col).
     ``value``: a function result -> fraction, e.g. ``permuted_just_learned``."""
     value = value or (lambda r: r["metrics"]["acc"])
@@ -257,6 +307,7 @@ def grid_table(results: dict[tuple[str, str], dict], rows: list[str], cols: list
 
 def records_table(records: list[dict], columns: dict[str, str], digits: int = 2):
     """A table of measurement records (e.g. timings): ``columns`` maps record keys to headers."""
+
     def fmt(v):
         return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
@@ -288,41 +339,70 @@ def timing_table(result):
     for k, train_s in enumerate(t["train_s"]):
         epoch_s = train_s / epochs
         fisher_s = t["fisher_s"][k] if k < len(t["fisher_s"]) else None
-        rows.append([f"task {k + 1}", f"{epoch_s:.1f}", "—" if fisher_s is None else f"{fisher_s:.2f}",
-                     "—" if fisher_s is None else f"{fisher_s / epoch_s:.3f}"])
+        rows.append(
+            [
+                f"task {k + 1}",
+                f"{epoch_s:.1f}",
+                "—" if fisher_s is None else f"{fisher_s:.2f}",
+                "—" if fisher_s is None else f"{fisher_s / epoch_s:.3f}",
+            ]
+        )
     return _md(markdown_table(["", "one training epoch (s)", "Fisher diagonal (s)", "Fisher / epoch"], rows))
 
 
 def _bench_note(b: dict) -> str:
     m = b.get("machine") or {}
     where = f"{m.get('cpu_model', 'unknown CPU')}, {b['cpu_count']} cores" + (
-        f", XLA_FLAGS={m['xla_flags']}" if m.get("xla_flags") else "")
-    return (f"\n\n*{b['arch']}, batch {b['batch_size']}, median of {b['rounds']} interleaved rounds on {where} "
-            f"(load {b['load_before']:.1f} → {b['load_after']:.1f}).*")
+        f", XLA_FLAGS={m['xla_flags']}" if m.get("xla_flags") else ""
+    )
+    return (
+        f"\n\n*{b['arch']}, batch {b['batch_size']}, median of {b['rounds']} interleaved rounds on {where} "
+        f"(load {b['load_before']:.1f} → {b['load_after']:.1f}).*"
+    )
 
 
 def penalty_bench_table(b: dict):
     """Train-step time (ms) by number of consolidated tasks K, from ``ewc.bench.bench_penalty``'s dict."""
-    rows = [[k, f"{b['step_ms_none']:.1f}", f"{b[f'step_ms_online_k{k}']:.1f} ({b[f'ratio_online_k{k}']:.2f}×)",
-             f"{b[f'step_ms_all_k{k}']:.1f} ({b[f'ratio_all_k{k}']:.2f}×)"] for k in b["ks"]]
-    table = markdown_table(["consolidated tasks K", "no penalty (ms/step)", "online EWC (ms/step, × none)",
-                            "per-task sum (ms/step, × none)"], rows)
+    rows = [
+        [
+            k,
+            f"{b['step_ms_none']:.1f}",
+            f"{b[f'step_ms_online_k{k}']:.1f} ({b[f'ratio_online_k{k}']:.2f}×)",
+            f"{b[f'step_ms_all_k{k}']:.1f} ({b[f'ratio_all_k{k}']:.2f}×)",
+        ]
+        for k in b["ks"]
+    ]
+    table = markdown_table(
+        [
+            "consolidated tasks K",
+            "no penalty (ms/step)",
+            "online EWC (ms/step, × none)",
+            "per-task sum (ms/step, × none)",
+        ],
+        rows,
+    )
     return _md(table + _bench_note(b))
 
 
 def fisher_bench_table(b: dict, config=None):
     """Throughput of the fast Fisher, the per-example loop and a training pass, from ``ewc.bench.bench_fisher``;
     with ``config``, also one Fisher diagonal as a fraction of one training epoch of that configuration."""
-    rows = [["fast Fisher diagonal", f"{b['fast_samples_per_s']:.0f}", f"{b['fisher_samples']}"],
-            ["per-example loop (reference)", f"{b['loop_samples_per_s']:.0f}", f"{b['loop_samples']}"],
-            ["training pass (compiled step)", f"{b['train_samples_per_s']:.0f}", f"{b['train_samples']}"]]
+    rows = [
+        ["fast Fisher diagonal", f"{b['fast_samples_per_s']:.0f}", f"{b['fisher_samples']}"],
+        ["per-example loop (reference)", f"{b['loop_samples_per_s']:.0f}", f"{b['loop_samples']}"],
+        ["training pass (compiled step)", f"{b['train_samples_per_s']:.0f}", f"{b['train_samples']}"],
+    ]
     table = markdown_table(["", "images per second", "images timed"], rows)
-    lines = [f"The fast path is {b['speedup_vs_loop']:.0f}× the loop; per image, a Fisher costs "
-             f"{b['cost_vs_train_pass']:.2f}× a training step."]
+    lines = [
+        f"The fast path is {b['speedup_vs_loop']:.0f}× the loop; per image, a Fisher costs "
+        f"{b['cost_vs_train_pass']:.2f}× a training step."
+    ]
     if config is not None:
         share = b["cost_vs_train_pass"] * config.fisher_samples / config.train_size
-        lines.append(f"With profile `{config.profile}` ({config.fisher_samples} Fisher images, {config.train_size} "
-                     f"training images per epoch) one Fisher diagonal costs about {100 * share:.0f} % of one epoch.")
+        lines.append(
+            f"With profile `{config.profile}` ({config.fisher_samples} Fisher images, {config.train_size} "
+            f"training images per epoch) one Fisher diagonal costs about {100 * share:.0f} % of one epoch."
+        )
     return _md(table + _bench_note(b) + "\n\n" + " ".join(lines))
 
 
@@ -332,17 +412,26 @@ def train_bench_table(b: dict):
     ``ewc.bench.bench_train``'s dict; speed-ups against the fastest stock-Keras variant of the same run."""
     k = b["k"]
     best = max(b["fit_samples_per_s"], b["fit_bfc_samples_per_s"], b["fit_xla_samples_per_s"])
-    rows = [[label, f"{b[key]:.0f}", f"{b[key] / best:.2f}"] for label, key in (
-        ("Keras `fit`, no XLA, own process, TensorFlow's default allocator (the report's code)", "fit_samples_per_s"),
-        ("Keras `fit`, no XLA, with the BFC allocator", "fit_bfc_samples_per_s"),
-        ("Keras `fit` with `jit_compile=True`", "fit_xla_samples_per_s"),
-        ("trainer, no penalty", "trainer_samples_per_s"),
-        (f"trainer, online EWC, K = {k}", f"trainer_online_k{k}_samples_per_s"),
-        (f"trainer, per-task sum, K = {k}", f"trainer_all_k{k}_samples_per_s"))]
+    rows = [
+        [label, f"{b[key]:.0f}", f"{b[key] / best:.2f}"]
+        for label, key in (
+            (
+                "Keras `fit`, no XLA, own process, TensorFlow's default allocator (the report's code)",
+                "fit_samples_per_s",
+            ),
+            ("Keras `fit`, no XLA, with the BFC allocator", "fit_bfc_samples_per_s"),
+            ("Keras `fit` with `jit_compile=True`", "fit_xla_samples_per_s"),
+            ("trainer, no penalty", "trainer_samples_per_s"),
+            (f"trainer, online EWC, K = {k}", f"trainer_online_k{k}_samples_per_s"),
+            (f"trainer, per-task sum, K = {k}", f"trainer_all_k{k}_samples_per_s"),
+        )
+    ]
     table = markdown_table(["", "images per second", "× the fastest `fit`"], rows)
-    return _md(table + _bench_note(b) + f"\n\nThe trainer is {b['speedup_vs_best_fit']:.2f}× the fastest stock-Keras "
-               f"variant of this run; online EWC at K = {k} trains at {b[f'online_k{k}_vs_plain']:.2f}× the speed of "
-               "no penalty. Ratios come from one run on one machine (named above); other machines give other ratios.")
+    return _md(
+        table + _bench_note(b) + f"\n\nThe trainer is {b['speedup_vs_best_fit']:.2f}× the fastest stock-Keras "
+        f"variant of this run; online EWC at K = {k} trains at {b[f'online_k{k}_vs_plain']:.2f}× the speed of "
+        "no penalty. Ratios come from one run on one machine (named above); other machines give other ratios."
+    )
 
 
 def book_run_table(record: dict | None):
@@ -350,10 +439,12 @@ def book_run_table(record: dict | None):
     was recorded."""
     if record is None:
         return _md("No complete run of the book has been recorded at this profile yet.")
-    rows = [["wall time", f"{record['wall_s'] / 60:.1f} min"],
-            ["peak resident memory (largest process)", f"{record['peak_rss_mib'] / 1024:.2f} GiB"],
-            ["finished", record["finished"]],
-            ["CPUs, 1-minute load at the end", f"{record['cpu_count']}, {record['load_avg_1min_at_end']:.1f}"]]
+    rows = [
+        ["wall time", f"{record['wall_s'] / 60:.1f} min"],
+        ["peak resident memory (largest process)", f"{record['peak_rss_mib'] / 1024:.2f} GiB"],
+        ["finished", record["finished"]],
+        ["CPUs, 1-minute load at the end", f"{record['cpu_count']}, {record['load_avg_1min_at_end']:.1f}"],
+    ]
     return _md(markdown_table([f"`python -m ewc book --profile {record['profile']}`", ""], rows))
 
 
@@ -363,29 +454,46 @@ def report_comparison(runs: dict) -> object:
 
     ``runs``: ``{mode: {seed: results dict}}``; needs ``none``, ``ewc-all`` and ``ewc-previous``.
     """
+
     def over(mode, value):
         return mean_sd([value(r["task_matrix"]) for r in runs[mode].values()])
 
     c = next(iter(runs["none"].values()))["config"]
     t = c["tasks"]
     rows = [
-        ["training per task", "30 epochs × 60,000 images, Adam 1e-4, λ = 200",
-         f"{c['epochs']} epochs × {c['train_size']:,} images, Adam {c['lr']:g}, λ = {c['lam']:g} (`{c['profile']}`)"],
+        [
+            "training per task",
+            "30 epochs × 60,000 images, Adam 1e-4, λ = 200",
+            f"{c['epochs']} epochs × {c['train_size']:,} images, Adam {c['lr']:g}, λ = {c['lam']:g} (`{c['profile']}`)",
+        ],
         ["seeds", "one run", f"{len(runs['none'])} per experiment"],
         ["no penalty: task 1 right after learning it", "almost 100 %", f"{over('none', lambda r: 100 * r[0][0])} %"],
         ["no penalty: task 1 after task 2", "about 60 %", f"{over('none', lambda r: 100 * r[1][0])} %"],
-        [f"no penalty: tasks 2 to {t} right after learning each", "not stated",
-         f"{over('none', lambda r: 100 * sum(r[k][k] for k in range(1, t)) / (t - 1))} %"],
-        ["EWC on every task: lowest task at the end", "high on all tasks",
-         f"{over('ewc-all', lambda r: 100 * min(r[-1]))} %"],
-        ["EWC on every task: task 2 minus task 4 at the end", "task 2 above task 4",
-         f"{over('ewc-all', lambda r: 100 * (r[-1][1] - r[-1][3]))} points" if t > 3 else "—"],
-        ["EWC on the previous task: task 1 at the end", "degraded after 2–3 more tasks",
-         f"{over('ewc-previous', lambda r: 100 * r[-1][0])} % (EWC on every task: "
-         f"{over('ewc-all', lambda r: 100 * r[-1][0])} %)"],
+        [
+            f"no penalty: tasks 2 to {t} right after learning each",
+            "not stated",
+            f"{over('none', lambda r: 100 * sum(r[k][k] for k in range(1, t)) / (t - 1))} %",
+        ],
+        [
+            "EWC on every task: lowest task at the end",
+            "high on all tasks",
+            f"{over('ewc-all', lambda r: 100 * min(r[-1]))} %",
+        ],
+        [
+            "EWC on every task: task 2 minus task 4 at the end",
+            "task 2 above task 4",
+            f"{over('ewc-all', lambda r: 100 * (r[-1][1] - r[-1][3]))} points" if t > 3 else "—",
+        ],
+        [
+            "EWC on the previous task: task 1 at the end",
+            "degraded after 2–3 more tasks",
+            f"{over('ewc-previous', lambda r: 100 * r[-1][0])} % (EWC on every task: "
+            f"{over('ewc-all', lambda r: 100 * r[-1][0])} %)",
+        ],
     ]
-    return _md(markdown_table(["", "report (Sörberg 2020, from its text)", "this book, mean ± sd over seeds"], rows,
-                              "lll"))
+    return _md(
+        markdown_table(["", "report (Sörberg 2020, from its text)", "this book, mean ± sd over seeds"], rows, "lll")
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -444,16 +552,21 @@ def seed_metrics_table(runs_by_label: dict[str, dict[int, dict]]):
 def seed_final_table(runs_by_label: dict[str, dict[int, dict]]):
     """Final accuracy (%) on each task, mean ± sd over seeds, one row per label."""
     n = len(next(iter(next(iter(runs_by_label.values())).values()))["metrics"]["final"])
-    rows = [[label, *[mean_sd([100 * r["metrics"]["final"][k] for r in runs.values()]) for k in range(n)]]
-            for label, runs in runs_by_label.items()]
+    rows = [
+        [label, *[mean_sd([100 * r["metrics"]["final"][k] for r in runs.values()]) for k in range(n)]]
+        for label, runs in runs_by_label.items()
+    ]
     return _md(markdown_table(["final accuracy (%), mean ± sd", *[f"task {k + 1}" for k in range(n)]], rows))
 
 
-def seed_grid_table(grid: dict[tuple[str, str], dict[int, dict]], rows: list[str], cols: list[str], value=None,
-                    corner: str = "ACC (%)"):
+def seed_grid_table(
+    grid: dict[tuple[str, str], dict[int, dict]], rows: list[str], cols: list[str], value=None, corner: str = "ACC (%)"
+):
     """A rows × cols table of one number per group of runs keyed by (row, col): mean ± sd over its seeds and, in
     brackets, how many seeds (default number: ACC in %)."""
     value = value or (lambda r: 100 * r["metrics"]["acc"])
-    cells = [[r, *[f"{mean_sd([value(x) for x in grid[(r, c)].values()])} ({len(grid[(r, c)])})" for c in cols]]
-             for r in rows]
+    cells = [
+        [r, *[f"{mean_sd([value(x) for x in grid[(r, c)].values()])} ({len(grid[(r, c)])})" for c in cols]]
+        for r in rows
+    ]
     return _md(markdown_table([f"{corner}, mean ± sd (seeds)", *cols], cells))

@@ -34,8 +34,9 @@ def block_permutation(rng: np.random.Generator, block_size: int = 7, side: int =
     return out.reshape(side * side)
 
 
-def make_permutations(kind: str, n_tasks: int, seed: int, block_size: int = 7, permute_first: bool = False,
-                      side: int = SIDE) -> np.ndarray:
+def make_permutations(
+    kind: str, n_tasks: int, seed: int, block_size: int = 7, permute_first: bool = False, side: int = SIDE
+) -> np.ndarray:
     """Index arrays for ``n_tasks`` tasks, int64 (n_tasks, side^2).
 
     Row 0 is the identity (the original MNIST) unless ``permute_first``; then it is drawn from a stream of its own,

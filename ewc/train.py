@@ -56,8 +56,14 @@ class Task:
 def make_tasks(config: RunConfig, mnist: Mnist) -> tuple[list[Task], np.ndarray]:
     """The config's tasks on the first ``train_size``/``test_size`` images, zero-padded to ``image_size``; returns
     (tasks, permutations (T, image_size^2))."""
-    perms = make_permutations(config.permutation, config.tasks, config.seed, config.block_size,
-                              permute_first=config.permute_first, side=config.image_size)
+    perms = make_permutations(
+        config.permutation,
+        config.tasks,
+        config.seed,
+        config.block_size,
+        permute_first=config.permute_first,
+        side=config.image_size,
+    )
     x_tr, y_tr = pad_images(mnist.x_train[: config.train_size], config.image_size), mnist.y_train[: config.train_size]
     x_te, y_te = pad_images(mnist.x_test[: config.test_size], config.image_size), mnist.y_test[: config.test_size]
     tasks = [Task(apply_permutation(x_tr, p), y_tr, apply_permutation(x_te, p), y_te) for p in perms]
@@ -78,7 +84,10 @@ class SequentialTrainer:
         self.model = build_model(config.arch, config.mlp_hidden, config.image_size)
         self.optimizer = Adam(config.lr, self.model.trainable_variables)
         self.consolidation = Consolidation(
-            config.mode, [v.shape for v in self.model.trainable_variables], config.lam, capacity=config.tasks - 1,
+            config.mode,
+            [v.shape for v in self.model.trainable_variables],
+            config.lam,
+            capacity=config.tasks - 1,
             gamma=config.gamma,
         )
         self.train_step = tf.function(self._train_step, jit_compile=True)
@@ -172,8 +181,16 @@ def task1_key(config: RunConfig) -> dict:
     return {"config": {k: d[k] for k in keep}, "versions": res.library_versions(), "checkpoint": ckpt.FORMAT}
 
 
-def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Path | None = None,
-        fresh: bool = False, task1_cache: Path | None = None, on_task_end=None, bar: tqdm | None = None) -> dict:
+def run(
+    config: RunConfig,
+    mnist: Mnist,
+    progress: bool = False,
+    checkpoint: Path | None = None,
+    fresh: bool = False,
+    task1_cache: Path | None = None,
+    on_task_end=None,
+    bar: tqdm | None = None,
+) -> dict:
     """Train ``config.tasks`` tasks in sequence and return the results dict (see ``ewc.results``).
 
     Args:
@@ -189,8 +206,17 @@ def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Pat
     tasks, perms = make_tasks(config, mnist)
     trainer = SequentialTrainer(config)
     n_tasks, epochs = config.tasks, config.epochs
-    record = {"accuracy": [], "train_loss": [], "train_s": [], "eval_s": [], "fisher_s": [], "tasks_done": 0,
-              "consolidated": 0, "resumed_from_task": None, "task1_reused": False}
+    record = {
+        "accuracy": [],
+        "train_loss": [],
+        "train_s": [],
+        "eval_s": [],
+        "fisher_s": [],
+        "tasks_done": 0,
+        "consolidated": 0,
+        "resumed_from_task": None,
+        "task1_reused": False,
+    }
     shared = Path(task1_cache) / f"task1-{ckpt.key(task1_key(config))}.npz" if task1_cache else None
     if checkpoint is not None and Path(checkpoint).exists() and not fresh:
         ckpt.check_resumable(checkpoint, config)
@@ -208,8 +234,14 @@ def run(config: RunConfig, mnist: Mnist, progress: bool = False, checkpoint: Pat
     images = passes * config.train_size + rest * config.batch_size  # per task
     own_bar = bar is None
     if own_bar:
-        bar = tqdm(total=n_tasks * images, initial=record["tasks_done"] * images, unit="img", disable=not progress,
-                   leave=False, desc=config.mode)
+        bar = tqdm(
+            total=n_tasks * images,
+            initial=record["tasks_done"] * images,
+            unit="img",
+            disable=not progress,
+            leave=False,
+            desc=config.mode,
+        )
     for k in range(record["tasks_done"], n_tasks):
         task_train = task_eval = 0.0
         stream, done = minibatches(config.train_size, config.batch_size, config.seed, k), 0
@@ -253,8 +285,9 @@ def _consolidate_pending(trainer: SequentialTrainer, tasks: list[Task], record: 
         record["consolidated"] = k + 1
 
 
-def _results(config: RunConfig, perms, trainer: SequentialTrainer, record: dict, started: float,
-             complete: bool) -> dict:
+def _results(
+    config: RunConfig, perms, trainer: SequentialTrainer, record: dict, started: float, complete: bool
+) -> dict:
     accuracy = record["accuracy"]
     r = res.task_matrix(accuracy, config.epochs)
     return {

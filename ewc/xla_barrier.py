@@ -27,9 +27,11 @@ def optimization_barrier(tensor):
     try:
         barrier = _barrier()
     except (ImportError, AttributeError) as exc:
-        raise EwcError(f"{MODULE}.optimization_barrier, a private TensorFlow API, is missing from TensorFlow "
-                       f"{_tensorflow_version()} ({type(exc).__name__}); install the TensorFlow pinned in "
-                       "requirements.txt, or find where it moved and update ewc/xla_barrier.py") from None
+        raise EwcError(
+            f"{MODULE}.optimization_barrier, a private TensorFlow API, is missing from TensorFlow "
+            f"{_tensorflow_version()} ({type(exc).__name__}); install the TensorFlow pinned in "
+            "requirements.txt, or find where it moved and update ewc/xla_barrier.py"
+        ) from None
     (out,) = barrier(tensor)
     return out
 

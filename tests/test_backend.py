@@ -160,8 +160,10 @@ def assert_one_error_line(proc, *fragments):
 
 def test_cli_refuses_jax_from_the_environment(tmp_path):
     out = tmp_path / "r.json"
-    proc = run(["-m", "ewc", "run", "--profile", "smoke", "--out", str(out)], base_env(tmp_path) | {
-        "KERAS_BACKEND": "jax", "KERAS_HOME": str(tmp_path)})
+    proc = run(
+        ["-m", "ewc", "run", "--profile", "smoke", "--out", str(out)],
+        base_env(tmp_path) | {"KERAS_BACKEND": "jax", "KERAS_HOME": str(tmp_path)},
+    )
     assert_one_error_line(proc, "KERAS_BACKEND", "'jax'", "KERAS_BACKEND=tensorflow")
     assert not out.exists()
 
@@ -169,8 +171,10 @@ def test_cli_refuses_jax_from_the_environment(tmp_path):
 def test_cli_refuses_jax_from_keras_json(tmp_path):
     out = tmp_path / "r.json"
     path = write_json(tmp_path / "kh" / "keras.json", '{"backend": "jax"}')
-    proc = run(["-m", "ewc", "run", "--profile", "smoke", "--out", str(out)], base_env(tmp_path) | {
-        "KERAS_HOME": str(path.parent)})
+    proc = run(
+        ["-m", "ewc", "run", "--profile", "smoke", "--out", str(out)],
+        base_env(tmp_path) | {"KERAS_HOME": str(path.parent)},
+    )
     assert_one_error_line(proc, str(path), "'jax'")
     assert not out.exists()
 
@@ -188,7 +192,9 @@ def test_cli_runs_when_the_environment_says_tensorflow(tmp_path):
     """KERAS_BACKEND=tensorflow overrides a keras.json naming jax, and the smoke run completes."""
     out = tmp_path / "r.json"
     write_json(tmp_path / "kh" / "keras.json", '{"backend": "jax"}')
-    proc = run(["-m", "ewc", "run", "--profile", "smoke", "--no-progress", "--out", str(out)], base_env() | {
-        "KERAS_BACKEND": "tensorflow", "KERAS_HOME": str(tmp_path / "kh")})
+    proc = run(
+        ["-m", "ewc", "run", "--profile", "smoke", "--no-progress", "--out", str(out)],
+        base_env() | {"KERAS_BACKEND": "tensorflow", "KERAS_HOME": str(tmp_path / "kh")},
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["config"]["profile"] == "smoke"

@@ -17,19 +17,30 @@ from ewc import bench
 RAW = {
     "fisher": ["fast_samples_per_s", "loop_samples_per_s", "train_samples_per_s"],
     "penalty": ["step_ms_none"] + [f"step_ms_{m}_k{k}" for m in ("online", "all") for k in (1, 5, 20)],
-    "train": ["fit_samples_per_s", "fit_bfc_samples_per_s", "fit_xla_samples_per_s", "trainer_samples_per_s",
-              "trainer_online_k5_samples_per_s", "trainer_all_k5_samples_per_s"],
+    "train": [
+        "fit_samples_per_s",
+        "fit_bfc_samples_per_s",
+        "fit_xla_samples_per_s",
+        "trainer_samples_per_s",
+        "trainer_online_k5_samples_per_s",
+        "trainer_all_k5_samples_per_s",
+    ],
 }
 FITS = ["fit_samples_per_s", "fit_bfc_samples_per_s", "fit_xla_samples_per_s"]  # the stock-Keras variants
 RATIOS = {  # ratio key -> (numerator, denominator), both raw keys
-    "fisher": {"speedup_vs_loop": ("fast_samples_per_s", "loop_samples_per_s"),
-               "cost_vs_train_pass": ("train_samples_per_s", "fast_samples_per_s")},  # = fisher s / train s
-    "penalty": {f"ratio_{m}_k{k}": (f"step_ms_{m}_k{k}", "step_ms_none")
-                for m in ("online", "all") for k in (1, 5, 20)},
-    "train": {"speedup_vs_fit": ("trainer_samples_per_s", "fit_samples_per_s"),
-              "speedup_vs_fit_bfc": ("trainer_samples_per_s", "fit_bfc_samples_per_s"),
-              "speedup_vs_fit_xla": ("trainer_samples_per_s", "fit_xla_samples_per_s"),
-              "online_k5_vs_plain": ("trainer_online_k5_samples_per_s", "trainer_samples_per_s")},
+    "fisher": {
+        "speedup_vs_loop": ("fast_samples_per_s", "loop_samples_per_s"),
+        "cost_vs_train_pass": ("train_samples_per_s", "fast_samples_per_s"),
+    },  # = fisher s / train s
+    "penalty": {
+        f"ratio_{m}_k{k}": (f"step_ms_{m}_k{k}", "step_ms_none") for m in ("online", "all") for k in (1, 5, 20)
+    },
+    "train": {
+        "speedup_vs_fit": ("trainer_samples_per_s", "fit_samples_per_s"),
+        "speedup_vs_fit_bfc": ("trainer_samples_per_s", "fit_bfc_samples_per_s"),
+        "speedup_vs_fit_xla": ("trainer_samples_per_s", "fit_xla_samples_per_s"),
+        "online_k5_vs_plain": ("trainer_online_k5_samples_per_s", "trainer_samples_per_s"),
+    },
 }
 
 
@@ -89,7 +100,8 @@ def test_isolated_penalty_bench_at_chosen_ks_reports_only_those():
     result = bench.run_isolated("penalty", "smoke", ks=(1, 3))
     assert result["ks"] == [1, 3]
     assert {k for k in result if k.startswith("step_ms_")} == {"step_ms_none"} | {
-        f"step_ms_{m}_k{k}" for m in ("online", "all") for k in (1, 3)}
+        f"step_ms_{m}_k{k}" for m in ("online", "all") for k in (1, 3)
+    }
     assert set(result["targets"]) == {"ratio_online_k1"}  # the targets at K = 5 and 20 were not measured
     assert len(result["round_seconds"]["none"]) == 2 * result["rounds"]  # no penalty is timed with each K
 
@@ -146,8 +158,11 @@ def test_fit_is_timed_from_its_epochs_start_to_its_end(jit_compile, mnist, monke
     pause = 0.3
     for hook in ("on_train_begin", "on_train_end"):
         original = getattr(keras.callbacks.CallbackList, hook)
-        monkeypatch.setattr(keras.callbacks.CallbackList, hook,
-                            lambda self, logs=None, original=original: time.sleep(pause) or original(self, logs))
+        monkeypatch.setattr(
+            keras.callbacks.CallbackList,
+            hook,
+            lambda self, logs=None, original=original: time.sleep(pause) or original(self, logs),
+        )
     x, y = mnist.x_train[:256], mnist.y_train[:256].astype(np.int32)
     epoch = bench.keras_fit(make_config("smoke", mode="none"), x, y, jit_compile=jit_compile)
     for _ in range(2):  # the first call also traces (and compiles) the train step, inside its epoch

@@ -25,8 +25,14 @@ RESULTS_CHAPTERS = ("results_no_penalty", "results_ewc_all", "results_ewc_previo
 
 def run_book(*args, timeout=900, env=None):
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "ewc.book", *args], cwd=ROOT, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "ewc.book", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 # --- chapter sources and the published record ------------------------------------------------------------------
@@ -86,9 +92,11 @@ def test_runner_refuses_unknown_chapter_profile_and_combinations():
 
 def broken_chapter(tmp_path: Path, body: str) -> Path:
     source = tmp_path / "broken_chapter.md"
-    source.write_text("---\nfile_format: mystnb\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n"
-                      "# Broken\n\n```{code-cell} ipython3\n:tags: [parameters]\n\nprofile = \"quick\"\n```\n\n"
-                      f"```{{code-cell}} ipython3\n\n{body}\n```\n")
+    source.write_text(
+        "---\nfile_format: mystnb\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n"
+        '# Broken\n\n```{code-cell} ipython3\n:tags: [parameters]\n\nprofile = "quick"\n```\n\n'
+        f"```{{code-cell}} ipython3\n\n{body}\n```\n"
+    )
     return source
 
 
@@ -116,8 +124,11 @@ def test_failing_chapter_stops_the_book_and_keeps_the_previous_html(tmp_path, mo
 
 def test_failing_chapter_message_names_chapter_and_error_notebook(tmp_path):
     source = broken_chapter(tmp_path, "1 / 0")
-    with pytest.raises(book.ChapterError, match=r"chapter ch failed \(ZeroDivisionError.*error notebook: .*"
-                                                r"ch\.error\.ipynb"):
+    with pytest.raises(
+        book.ChapterError,
+        match=r"chapter ch failed \(ZeroDivisionError.*error notebook: .*"
+        r"ch\.error\.ipynb",
+    ):
         book.execute_chapter("ch", source, "smoke", tmp_path / "out")
 
 
@@ -125,7 +136,8 @@ def test_offsite_scanner(tmp_path):
     (tmp_path / "a.html").write_text(
         '<script src="_static/x.js"></script><link href="https://cdn.example/x.css" rel="stylesheet">'
         '<img src="//cdn.example/i.png"><img src="data:image/png;base64,AA"><a href="https://doi.org/1">doi</a>'
-        '<img srcset="a.png 1x, http://x.example/b.png 2x">')
+        '<img srcset="a.png 1x, http://x.example/b.png 2x">'
+    )
     (tmp_path / "s.css").write_text('@import "https://fonts.example/f.css"; .a { background: url(img/ok.png) }')
     found = offsite_references(tmp_path)
     assert len(found) == 4 and all("example" in f for f in found)
@@ -149,13 +161,29 @@ class Browser:
             os.dup2(to_browser_r, 3)
             os.dup2(from_browser_w, 4)
 
-        args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe", "--no-first-run",
-                "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-                '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost', "--proxy-server=127.0.0.1:9",
-                f"--user-data-dir={profile_dir}", "--window-size=1280,1800", "about:blank"]
-        self.proc = subprocess.Popen(args, pass_fds=(3, 4), preexec_fn=wire_fds, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        args = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--remote-debugging-pipe",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--mute-audio",
+            "--hide-scrollbars",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+            "--proxy-server=127.0.0.1:9",
+            f"--user-data-dir={profile_dir}",
+            "--window-size=1280,1800",
+            "about:blank",
+        ]
+        self.proc = subprocess.Popen(
+            args, pass_fds=(3, 4), preexec_fn=wire_fds, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buffer, self._next_id, self.events = b"", 0, []
@@ -214,8 +242,14 @@ class Browser:
         self.wait_for("Page.loadEventFired")
 
     def evaluate(self, expression: str, timeout: float = 60):
-        result = self.call("Runtime.evaluate", session=True, timeout=timeout, expression=expression,
-                           awaitPromise=True, returnByValue=True)
+        result = self.call(
+            "Runtime.evaluate",
+            session=True,
+            timeout=timeout,
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(result["exceptionDetails"])
         return result["result"]["value"]
@@ -230,8 +264,14 @@ class Browser:
         import base64
 
         height = min(int(self.evaluate("document.documentElement.scrollHeight")), 12000)
-        self.call("Emulation.setDeviceMetricsOverride", session=True, width=1280, height=height, deviceScaleFactor=1,
-                  mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=1280,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         data = self.call("Page.captureScreenshot", session=True, format="png")["data"]
         self.call("Emulation.clearDeviceMetricsOverride", session=True)
         path.write_bytes(base64.b64decode(data))

@@ -25,8 +25,10 @@ def test_metrics_read_the_right_cells():
 
 
 def test_paired_by_common_seeds_only():
-    runs = {"none": {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(5)},
-            "ewc-all": {s: three_tasks(0.95, 0.02, 0.85 + 0.01 * s) for s in (1, 2, 3, 4, 7)}}
+    runs = {
+        "none": {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(5)},
+        "ewc-all": {s: three_tasks(0.95, 0.02, 0.85 + 0.01 * s) for s in (1, 2, 3, 4, 7)},
+    }
     j = claims.judge(claims.Claim("x", ("ewc-all", claims.acc), ("none", claims.acc), floor=15), runs)
     assert j.seeds == (1, 2, 3, 4)
     assert j.comparison.diff.mean == pytest.approx(85 + 2.5 - 50)  # seeds 1-4: ACC 85 + s against 50
@@ -40,8 +42,10 @@ def test_constant_sides_floors_and_equality():
     assert j.verdict == stats.REPRODUCED and j.floor_met is False  # clearly above 0, but the mean is 13 < 20
     above = claims.judge(claims.Claim("t1 > 80", ("none", claims.final(1)), 80.0), runs)
     assert above.verdict == stats.CONTRADICTED  # 50 % on every seed
-    same = {"a": {s: three_tasks(0.9, 0.1, 0.8 + 0.01 * (-1) ** s) for s in range(4)},
-            "b": {s: three_tasks(0.9, 0.1, 0.8) for s in range(4)}}
+    same = {
+        "a": {s: three_tasks(0.9, 0.1, 0.8 + 0.01 * (-1) ** s) for s in range(4)},
+        "b": {s: three_tasks(0.9, 0.1, 0.8) for s in range(4)},
+    }
     eq = claims.judge(claims.Claim("eq", ("a", claims.acc), ("b", claims.acc), direction=0), same)
     assert eq.verdict == claims.NO_DIFFERENCE
     same["a"] = {s: three_tasks(0.9, 0.1, 0.7 + 0.001 * s) for s in range(4)}

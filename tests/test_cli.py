@@ -37,8 +37,10 @@ BAD_RUN_OPTIONS = {
     "gamma above one": (["--mode", "ewc-online", "--gamma", "2"], "gamma must be in (0, 1]"),
     "fewer iterations than rows": (["--epochs", "3", "--iterations", "2"], "iterations must be 0 or at least epochs"),
     "image size 30": (["--image-size", "30"], "image size must be 28 or 32"),
-    "block not dividing 32": (["--image-size", "32", "--permutation", "block", "--block-size", "7"],
-                              "block size must divide 32"),
+    "block not dividing 32": (
+        ["--image-size", "32", "--permutation", "block", "--block-size", "7"],
+        "block size must divide 32",
+    ),
     "a value after a flag": (["--permute-first", "yes"], "unrecognized arguments: yes"),
     "unknown option": (["--lamda", "3"], "unrecognized arguments"),
 }
@@ -69,8 +71,9 @@ def test_out_in_missing_directory(tmp_path):
 
 def test_out_under_a_file(tmp_path):
     (tmp_path / "file").write_text("")
-    assert_clean_failure(run_cli("run", "--profile", "smoke", "--out", str(tmp_path / "file/r.json")),
-                         "output directory does not exist")
+    assert_clean_failure(
+        run_cli("run", "--profile", "smoke", "--out", str(tmp_path / "file/r.json")), "output directory does not exist"
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only-permission directory")
@@ -84,8 +87,9 @@ def test_bad_mnist_files(tmp_path, mnist):
     out = tmp_path / "r.json"
 
     def attempt(path, message):
-        assert_clean_failure(run_cli("run", "--profile", "smoke", "--mnist", str(path), "--out", str(out)), message,
-                             out)
+        assert_clean_failure(
+            run_cli("run", "--profile", "smoke", "--mnist", str(path), "--out", str(out)), message, out
+        )
 
     attempt(tmp_path / "missing.npz", "no such file")
     good = tmp_path / "good.npz"
@@ -104,14 +108,41 @@ def test_bad_mnist_files(tmp_path, mnist):
 def test_help_explains_the_options():
     proc = run_cli("run", "--help")
     assert proc.returncode == 0
-    for words in ("--mode", "--profile", "--lam", "Penalty strength", "--block-size", "paper", "--gamma",
-                  "--iterations", "--permute-first, --no-permute-first", "--image-size"):
+    for words in (
+        "--mode",
+        "--profile",
+        "--lam",
+        "Penalty strength",
+        "--block-size",
+        "paper",
+        "--gamma",
+        "--iterations",
+        "--permute-first, --no-permute-first",
+        "--image-size",
+    ):
         assert words in proc.stdout
 
 
 def slow_smoke(out):
-    return [sys.executable, "-m", "ewc", "run", "--profile", "smoke", "--mode", "ewc-all", "--tasks", "4",
-            "--epochs", "3", "--train-size", "3000", "--no-progress", "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "ewc",
+        "run",
+        "--profile",
+        "smoke",
+        "--mode",
+        "ewc-all",
+        "--tasks",
+        "4",
+        "--epochs",
+        "3",
+        "--train-size",
+        "3000",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
 
 
 def test_killed_run_resumes_to_the_same_results(tmp_path):

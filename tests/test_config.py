@@ -37,8 +37,11 @@ def test_normalize_stored_fills_only_missing_later_fields():
     assert old == old_style(c)  # the argument is not modified
 
 
-COMMITTED_RESULTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "results").rglob("*.json")
-                           if json.loads(p.read_text()).get("format") == "ewc-results/1")  # not the bench records
+COMMITTED_RESULTS = sorted(
+    str(p.relative_to(ROOT))
+    for p in (ROOT / "results").rglob("*.json")
+    if json.loads(p.read_text()).get("format") == "ewc-results/1"
+)  # not the bench records
 
 
 @pytest.mark.parametrize("path", COMMITTED_RESULTS)
@@ -93,8 +96,9 @@ def test_task1_key_keeps_old_keys_and_names_later_fields_only_when_set():
     # with task 1 permuted, how it is permuted matters too
     pixel, block = changed["permute_first"], make_config("smoke", mode="none", permute_first=True, permutation="block")
     assert task1_key(pixel)["config"]["permutation"] == "pixel" and task1_key(pixel) != task1_key(block)
-    assert task1_key(block) != task1_key(make_config("smoke", mode="none", permute_first=True, permutation="block",
-                                                     block_size=14))
+    assert task1_key(block) != task1_key(
+        make_config("smoke", mode="none", permute_first=True, permutation="block", block_size=14)
+    )
 
 
 BAD = {

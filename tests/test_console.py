@@ -25,12 +25,18 @@ def test_the_fixture_really_makes_tensorflow_noisy():
 def test_noise_patterns_drop_only_startup_lines():
     assert is_noise(b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR")
     assert is_noise(b"I0000 00:00:1796118876.859249    2333 port.cc:153] oneDNN custom operations are on.")
-    assert is_noise(b"[IPKernelApp] WARNING | Kernel is running over TCP without encryption. Messages are not "
-                    b"encrypted")
-    for kept in (b"E0000 00:00:1796118876.859249    2333 op_kernel.cc:1816] OP_REQUIRES failed",
-                 b"F0000 00:00:1796118876.859249    2333 check.cc:12] Check failed",
-                 b"W0000 00:00:1796118876.859249    2333 allocator.cc:120] Allocation exceeds 10% of free memory",
-                 b"error: no such file", b"Traceback (most recent call last):", b"I am a user line", b""):
+    assert is_noise(
+        b"[IPKernelApp] WARNING | Kernel is running over TCP without encryption. Messages are not encrypted"
+    )
+    for kept in (
+        b"E0000 00:00:1796118876.859249    2333 op_kernel.cc:1816] OP_REQUIRES failed",
+        b"F0000 00:00:1796118876.859249    2333 check.cc:12] Check failed",
+        b"W0000 00:00:1796118876.859249    2333 allocator.cc:120] Allocation exceeds 10% of free memory",
+        b"error: no such file",
+        b"Traceback (most recent call last):",
+        b"I am a user line",
+        b"",
+    ):
         assert not is_noise(kept), kept
 
 
@@ -51,16 +57,22 @@ def test_filter_forwards_everything_else_in_order():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.splitlines() == ["python line 1", "E0000 00:00:1.5    7 op.cc:1] a real error", "child line",
-                                        "no newline at the endafter"]
+    assert proc.stderr.splitlines() == [
+        "python line 1",
+        "E0000 00:00:1.5    7 op.cc:1] a real error",
+        "child line",
+        "no newline at the endafter",
+    ]
 
 
 def test_bad_input_is_one_line_even_where_tensorflow_is_noisy(tmp_path):
     out = tmp_path / "r.json"
     (tmp_path / "r.json.ckpt.npz").write_bytes(b"junk")
-    for args, message in ((["--mnist", str(tmp_path / "missing.npz")], "no such file"),
-                          ([], "is unreadable"),
-                          (["--lam", "-1"], "lam must be >= 0")):
+    for args, message in (
+        (["--mnist", str(tmp_path / "missing.npz")], "no such file"),
+        ([], "is unreadable"),
+        (["--lam", "-1"], "lam must be >= 0"),
+    ):
         proc = run_cli("run", "--profile", "smoke", *args, "--out", str(out), env=noisy_env())
         assert proc.returncode == 2
         assert proc.stderr.splitlines() == [proc.stderr.strip()] and proc.stderr.startswith("error: ")
@@ -70,8 +82,19 @@ def test_bad_input_is_one_line_even_where_tensorflow_is_noisy(tmp_path):
 
 def test_a_run_prints_no_tensorflow_chatter(tmp_path):
     out = tmp_path / "r.json"
-    proc = run_cli("run", "--profile", "smoke", "--tasks", "2", "--epochs", "1", "--no-progress", "--out", str(out),
-                   env=noisy_env())
+    proc = run_cli(
+        "run",
+        "--profile",
+        "smoke",
+        "--tasks",
+        "2",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        env=noisy_env(),
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "", proc.stderr
     assert out.is_file()

@@ -54,8 +54,15 @@ def trained_a_little(arch, x, y):
 
 def layer_norm_net():
     """A network with a layer the fast path has no rule for (LayerNormalization): the per-example fallback."""
-    return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(16),
-                             keras.layers.LayerNormalization(), keras.layers.Dense(10, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16),
+            keras.layers.LayerNormalization(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,17 @@ from ewc.model import MaxPool2x2, appendix_a_cnn, build_model
 def test_appendix_a_layers_and_parameter_count():
     model = build_model("cnn")
     summary = [(type(layer).__name__, layer.name) for layer in model.layers]
-    assert summary == [("Dropout", "dropout1"), ("Conv2D", "conv1-1"), ("MaxPool2x2", "pool1"),
-                       ("Flatten", "flatten"), ("Dense", "fc1"), ("Dropout", "dropout2"), ("Dense", "fc2"),
-                       ("Dropout", "dropout3"), ("Dense", "output")]
+    assert summary == [
+        ("Dropout", "dropout1"),
+        ("Conv2D", "conv1-1"),
+        ("MaxPool2x2", "pool1"),
+        ("Flatten", "flatten"),
+        ("Dense", "fc1"),
+        ("Dropout", "dropout2"),
+        ("Dense", "fc2"),
+        ("Dropout", "dropout3"),
+        ("Dense", "output"),
+    ]
     layers = {layer.name: layer for layer in model.layers}
     assert [layers[n].rate for n in ("dropout1", "dropout2", "dropout3")] == [0.2, 0.5, 0.5]
     conv = layers["conv1-1"]

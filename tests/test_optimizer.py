@@ -12,8 +12,9 @@ SHAPES = [(5, 3), (3,), (2, 2, 1, 4)]
 def test_matches_keras_adam_over_many_steps():
     rng = np.random.default_rng(0)
     start = [rng.normal(size=s).astype(np.float32) for s in SHAPES]
-    grads = [[rng.normal(scale=10.0 ** rng.integers(-4, 2), size=s).astype(np.float32) for s in SHAPES]
-             for _ in range(30)]
+    grads = [
+        [rng.normal(scale=10.0 ** rng.integers(-4, 2), size=s).astype(np.float32) for s in SHAPES] for _ in range(30)
+    ]
     ours = [tf.Variable(s) for s in start]
     theirs = [tf.Variable(s) for s in start]
     adam, reference = Adam(3e-3, ours), keras.optimizers.Adam(3e-3)

@@ -29,9 +29,11 @@ RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\sum_|\\frac|\\theta|\\lambda|\\mathcal")
 
 needs_chromium = pytest.mark.skipif(
     not any(shutil.which(n) for n in pdf.CHROMIUM_NAMES),
-    reason="headless Chromium is not installed (Debian: apt-get install chromium)")
-needs_poppler = pytest.mark.skipif(not all(shutil.which(t) for t in POPPLER),
-                                   reason="poppler is not installed (Debian: apt-get install poppler-utils)")
+    reason="headless Chromium is not installed (Debian: apt-get install chromium)",
+)
+needs_poppler = pytest.mark.skipif(
+    not all(shutil.which(t) for t in POPPLER), reason="poppler is not installed (Debian: apt-get install poppler-utils)"
+)
 
 
 # --- reading a PDF back with poppler --------------------------------------------------------------------------------
@@ -45,18 +47,38 @@ def page_texts(path: Path) -> list[str]:
 
 def word_boxes(path: Path, page: int) -> list[tuple[str, float, float, float, float]]:
     """``(word, x0, y0, x1, y1)`` for every word on ``page`` (1-based), in points from the top left."""
-    out = subprocess.run(["pdftotext", "-bbox", "-f", str(page), "-l", str(page), str(path), "-"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["pdftotext", "-bbox", "-f", str(page), "-l", str(page), str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     pattern = r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>'
-    return [(html.unescape(w), float(x0), float(y0), float(x1), float(y1))
-            for x0, y0, x1, y1, w in re.findall(pattern, out)]
+    return [
+        (html.unescape(w), float(x0), float(y0), float(x1), float(y1)) for x0, y0, x1, y1, w in re.findall(pattern, out)
+    ]
 
 
 def render(path: Path, page: int, dpi: int, png: Path, gray: bool = True) -> np.ndarray:
     """``page`` rendered by ``pdftoppm`` to ``png``; returns its pixels in [0, 1], (H, W) when gray."""
     stem = png.with_suffix("")
-    subprocess.run(["pdftoppm", "-png", *(["-gray"] if gray else []), "-r", str(dpi), "-f", str(page), "-l",
-                    str(page), "-singlefile", str(path), str(stem)], check=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            *(["-gray"] if gray else []),
+            "-r",
+            str(dpi),
+            "-f",
+            str(page),
+            "-l",
+            str(page),
+            "-singlefile",
+            str(path),
+            str(stem),
+        ],
+        check=True,
+    )
     pixels = matplotlib.image.imread(png)
     return pixels[..., 0] if pixels.ndim == 3 else pixels
 
@@ -66,8 +88,10 @@ def text_mask(shape: tuple[int, int], boxes, dpi: int, pad_pt: float = 1.5) -> n
     mask = np.zeros(shape, bool)
     scale = dpi / 72
     for _, x0, y0, x1, y1 in boxes:
-        mask[int((y0 - pad_pt) * scale):int(np.ceil((y1 + pad_pt) * scale)),
-             int((x0 - pad_pt) * scale):int(np.ceil((x1 + pad_pt) * scale))] = True
+        mask[
+            int((y0 - pad_pt) * scale) : int(np.ceil((y1 + pad_pt) * scale)),
+            int((x0 - pad_pt) * scale) : int(np.ceil((x1 + pad_pt) * scale)),
+        ] = True
     return mask
 
 
@@ -85,13 +109,15 @@ def chapter_titles() -> dict[str, str]:
 
 def chapter_pages(texts: list[str]) -> dict[str, list[int]]:
     """Chapter name -> its pages (1-based): from the page that begins with its title to the next chapter's."""
+
     def opening(text):  # the first words of a page, a heading wrapped over lines joined
         return " ".join(text.split()[:40])
 
     starts = {}
     for name, title in chapter_titles().items():
-        found = [i for i, t in enumerate(texts, 1) if opening(t).startswith(title) and i > max(starts.values(),
-                                                                                               default=0)]
+        found = [
+            i for i, t in enumerate(texts, 1) if opening(t).startswith(title) and i > max(starts.values(), default=0)
+        ]
         assert found, f"no page begins with the chapter title {title!r}"
         starts[name] = found[0]
     bounds = [*starts.values(), len(texts) + 1]
@@ -110,8 +136,15 @@ def test_find_chromium_says_what_to_install(monkeypatch):
 
 def test_pdf_without_chromium_is_refused_before_anything_is_built(tmp_path):
     """With no Chromium on $PATH: one line on stderr, exit status 2, and no HTML built either."""
-    proc = run_cli("book", "--no-execute", "--html-dir", str(tmp_path / "html"), "--pdf", str(tmp_path / "b.pdf"),
-                   env={"PATH": str(Path(sys.executable).parent)})
+    proc = run_cli(
+        "book",
+        "--no-execute",
+        "--html-dir",
+        str(tmp_path / "html"),
+        "--pdf",
+        str(tmp_path / "b.pdf"),
+        env={"PATH": str(Path(sys.executable).parent)},
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith("error: ")
     assert "Chromium" in proc.stderr
@@ -127,8 +160,9 @@ def test_print_waits_for_mathjax_and_raw_tex_is_caught(tmp_path):
     body = r"<p>Inline \(\sum_i F_i \theta_i\) and display $$\frac{\lambda}{2} \mathcal{L}$$</p>"
     for name, head in (("typeset", f'<script defer src="{mathjax}"></script>'), ("raw", "")):
         (tmp_path / f"{name}.html").write_text(f"<!doctype html><html><head>{head}</head><body>{body}</body></html>")
-        pdf.print_to_pdf(tmp_path / f"{name}.html", tmp_path / f"{name}.pdf", pdf.find_chromium(),
-                         tmp_path / f"profile-{name}")
+        pdf.print_to_pdf(
+            tmp_path / f"{name}.html", tmp_path / f"{name}.pdf", pdf.find_chromium(), tmp_path / f"profile-{name}"
+        )
     assert pdf.unrendered_tex(tmp_path / "typeset.pdf") == []
     assert RAW_TEX.search(page_texts(tmp_path / "typeset.pdf")[0]) is None
     assert {"\\(", "$$", "\\sum", "\\frac"} <= set(pdf.unrendered_tex(tmp_path / "raw.pdf"))
@@ -157,8 +191,10 @@ def test_pdf_opens_with_the_title(book_pdf):
     """Page 1's largest words are the book's title, and its rendering has their ink; the document's title is
     _config.yml's."""
     info = subprocess.run(["pdfinfo", str(book_pdf)], capture_output=True, text=True, check=True).stdout
-    assert re.search(r"^Title:\s+(.*)$", info, re.M).group(1) == yaml.safe_load((ROOT / "_config.yml").read_text())[
-        "title"]
+    assert (
+        re.search(r"^Title:\s+(.*)$", info, re.M).group(1)
+        == yaml.safe_load((ROOT / "_config.yml").read_text())["title"]
+    )
     assert re.search(r"Page size:\s+59\d\.\d+ x 84\d\.\d+ pts \(A4\)", info)
     boxes = word_boxes(book_pdf, 1)
     tallest = max(y1 - y0 for _, _, y0, _, y1 in boxes)
@@ -203,8 +239,9 @@ def test_pdf_results_chapters_have_their_figures(book_pdf):
     """Each Results chapter embeds at least one figure-sized image (``pdfimages -list``; thin strips are
     Chromium's rasterised box shadows)."""
     listing = subprocess.run(["pdfimages", "-list", str(book_pdf)], capture_output=True, text=True, check=True).stdout
-    images = [(int(f[0]), int(f[3]), int(f[4])) for f in (ln.split() for ln in listing.splitlines()[2:])
-              if f[2] == "image"]
+    images = [
+        (int(f[0]), int(f[3]), int(f[4])) for f in (ln.split() for ln in listing.splitlines()[2:]) if f[2] == "image"
+    ]
     pages = chapter_pages(page_texts(book_pdf))
     for name in RESULTS_CHAPTERS:
         figures = [(w, h) for page, w, h in images if page in pages[name] and min(w, h) >= 200]

@@ -22,8 +22,9 @@ def random_tasks(k, seed=0, offset=0.0):
 
 def per_task_sum(theta, fishers, anchors):
     """The definition: (lam/2) sum_K sum_i F_K,i (theta_i - theta_K,i)^2, written out plainly."""
-    return 0.5 * LAM * sum(np.sum(f * (t - a) ** 2) for fk, ak in zip(fishers, anchors)
-                           for f, a, t in zip(fk, ak, theta))
+    return (
+        0.5 * LAM * sum(np.sum(f * (t - a) ** 2) for fk, ak in zip(fishers, anchors) for f, a, t in zip(fk, ak, theta))
+    )
 
 
 def value_and_grad(consolidation, theta):
@@ -120,8 +121,10 @@ def test_float32_completed_square_avoids_the_expanded_forms_cancellation():
     truth = per_task_sum(theta_a, fishers, anchors) - per_task_sum(theta_b, fishers, anchors)  # float64
 
     def expanded32(theta):
-        sums = [running_sums([f[i].astype(np.float32) for f in fishers], [a[i].astype(np.float32) for a in anchors])
-                for i in range(len(SHAPES))]
+        sums = [
+            running_sums([f[i].astype(np.float32) for f in fishers], [a[i].astype(np.float32) for a in anchors])
+            for i in range(len(SHAPES))
+        ]
         return sum(np.float32(expanded_penalty(t.astype(np.float32), *s, LAM)) for t, s in zip(theta, sums))
 
     online32 = consolidated("ewc-online", fishers, anchors, dtype=tf.float32)
@@ -199,8 +202,9 @@ def test_gamma_one_is_the_undecayed_online_mode_bit_for_bit():
         for got, want in zip(c.state()["importance"] + c.state()["anchor"], s_ref + bar_ref):
             np.testing.assert_array_equal(got[0], want)
         reference = Consolidation("ewc-online", SHAPES, LAM, dtype=tf.float32)
-        reference.load_state({"importance": [x[None] for x in s_ref], "anchor": [x[None] for x in bar_ref],
-                              "tasks_consolidated": 3})
+        reference.load_state(
+            {"importance": [x[None] for x in s_ref], "anchor": [x[None] for x in bar_ref], "tasks_consolidated": 3}
+        )
         theta = [np.random.default_rng(22).normal(size=s).astype(np.float32) for s in SHAPES]
         v, g = value_and_grad(c, theta)
         v_ref, g_ref = value_and_grad(reference, theta)
@@ -227,8 +231,11 @@ def test_decayed_online_by_hand():
     assert value == pytest.approx(0.5 * LAM * 2.25, rel=1e-14)
     np.testing.assert_allclose(grad[0], [LAM * 2.25, 0.0], rtol=1e-14)
     # the gamma-weighted per-task sum there is 1/4 * 25 + 4 + 1 = 11.25 = S_3 (5 - 4)^2 + 9, the dropped constant
-    assert per_task_sum([theta[0][:1]], [[np.array([w * f])] for w, f in ((0.25, 1), (0.5, 2), (1, 1))],
-                        [[np.array([a])] for a in (0.0, 3.0, 6.0)]) == pytest.approx(0.5 * LAM * 11.25)
+    assert per_task_sum(
+        [theta[0][:1]],
+        [[np.array([w * f])] for w, f in ((0.25, 1), (0.5, 2), (1, 1))],
+        [[np.array([a])] for a in (0.0, 3.0, 6.0)],
+    ) == pytest.approx(0.5 * LAM * 11.25)
 
 
 @pytest.mark.parametrize("gamma", [0.3, 0.9])

@@ -50,8 +50,11 @@ def test_pages_workflow_deploys_what_the_command_builds(workflow):
     assert Path(uses["actions/upload-pages-artifact"]["with"]["path"]) == BUILT_HTML
     assert book.HTML_DIR == ROOT / BUILT_HTML, "the command's default output is what gets uploaded"
     assert "actions/deploy-pages" in uses
-    deploy_job = next(job for job in workflow["jobs"].values()
-                      if any(s.get("uses", "").startswith("actions/deploy-pages@") for s in job["steps"]))
+    deploy_job = next(
+        job
+        for job in workflow["jobs"].values()
+        if any(s.get("uses", "").startswith("actions/deploy-pages@") for s in job["steps"])
+    )
     assert deploy_job["needs"] == "build" and deploy_job["environment"]["name"] == "github-pages"
     assert workflow["permissions"]["pages"] == "write" and workflow["permissions"]["id-token"] == "write"
     assert workflow["concurrency"]["group"]

@@ -125,8 +125,7 @@ def test_an_interrupted_run_resumes_alone_through_cluster_generic(env, trained, 
 
 def test_dry_run_of_the_paper_suite_lists_its_three_runs_with_estimates_and_trains_nothing(tmp_path):
     results_dir, data = tmp_path / "results", tmp_path / "data"
-    proc = run_cli("suite", "paper", "--dry-run", "--results-dir", str(results_dir),
-                   env={"EWC_DATA_DIR": str(data)})
+    proc = run_cli("suite", "paper", "--dry-run", "--results-dir", str(results_dir), env={"EWC_DATA_DIR": str(data)})
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     listed = [line.split() for line in lines if line.startswith("  ") and not line.strip().startswith("measured")]
@@ -154,8 +153,11 @@ def test_unknown_suite_name_is_one_error_line_and_exit_2():
 
 def test_quick_suite_writes_where_its_runs_are_already_being_produced(tmp_path):
     s = suite("quick")
-    expected = {f"{mode}/seed-{k}": make_config("quick", mode=mode, seed=k)
-                for mode in ("none", "ewc-all", "ewc-previous") for k in range(5)}
+    expected = {
+        f"{mode}/seed-{k}": make_config("quick", mode=mode, seed=k)
+        for mode in ("none", "ewc-all", "ewc-previous")
+        for k in range(5)
+    }
     expected |= {f"ewc-online/seed-{k}": make_config("quick", mode="ewc-online", seed=k) for k in range(3)}
     expected |= {f"l2_lam-0.01/seed-{k}": make_config("quick", mode="l2", lam=0.01, seed=k) for k in range(3)}
     assert s.runs == expected
@@ -169,12 +171,20 @@ def test_report_scale_and_paper_suites_are_the_reports_protocols():
     s = suite("report-scale")
     assert len(s.runs) == 10
     for run, c in s.runs.items():
-        assert (c.profile, c.arch, c.epochs, c.train_size, c.test_size, c.batch_size, c.lr) == \
-            ("paper", "cnn", 5, 60000, 10000, 64, 1e-4)
+        assert (c.profile, c.arch, c.epochs, c.train_size, c.test_size, c.batch_size, c.lr) == (
+            "paper",
+            "cnn",
+            5,
+            60000,
+            10000,
+            64,
+            1e-4,
+        )
         assert c.lam == (REPORT_SCALE_CALIBRATED_LAM if "_lam-" in run else 200.0)
     assert sorted({(c.mode, c.lam) for c in s.runs.values()}) == sorted(
         [(m, 200.0) for m in ("none", "ewc-all", "ewc-previous", "ewc-online")]
-        + [("ewc-all", REPORT_SCALE_CALIBRATED_LAM)])
+        + [("ewc-all", REPORT_SCALE_CALIBRATED_LAM)]
+    )
     paper = suite("paper")
     assert paper.runs == {f"{m}/seed-0": make_config("paper", mode=m) for m in ("none", "ewc-all", "ewc-previous")}
     assert {(c.epochs, c.train_size, c.lam) for c in paper.runs.values()} == {(30, 60000, 200.0)}
@@ -188,8 +198,16 @@ def test_vandeven2019_is_their_protocol_or_a_clear_error_before_runconfig_has_it
         return
     s = suite("vandeven2019")
     for c in s.runs.values():
-        assert (c.arch, c.mlp_hidden, c.tasks, c.iterations, c.batch_size, c.lr, c.image_size, c.permute_first) == \
-            ("mlp", (1000, 1000), 10, 5000, 128, 1e-4, 32, True)
+        assert (c.arch, c.mlp_hidden, c.tasks, c.iterations, c.batch_size, c.lr, c.image_size, c.permute_first) == (
+            "mlp",
+            (1000, 1000),
+            10,
+            5000,
+            128,
+            1e-4,
+            32,
+            True,
+        )
         assert (c.fisher_kind, c.fisher_samples, c.gamma) == ("empirical", 60000, 1.0)
     grid = {c.lam for c in s.runs.values() if c.mode == "ewc-all" and c.seed == 0}
     assert {1.0, 10.0, 1e7} <= grid and {c.seed for c in s.runs.values()} == {0, 1, 2}

@@ -30,8 +30,10 @@ def test_seed_accuracy_band_is_the_mean_and_sample_sd():
     from ewc import plots
 
     def run(a, b):
-        return {"config": {"epochs": 1, "mode": "none", "profile": "smoke", "arch": "mlp", "lam": 0},
-                "accuracy": [[a, None], [a - 0.1, b]]}
+        return {
+            "config": {"epochs": 1, "mode": "none", "profile": "smoke", "arch": "mlp", "lam": 0},
+            "accuracy": [[a, None], [a - 0.1, b]],
+        }
 
     runs = [run(0.9, 0.8), run(0.7, 0.6), run(0.8, 0.7)]
     ax = plots.plot_seed_accuracy(runs)

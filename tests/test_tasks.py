@@ -38,7 +38,7 @@ def test_block_permutation_moves_whole_blocks(block):
     n = 28 // block
 
     def blocks(img):
-        return [img[r * block:(r + 1) * block, c * block:(c + 1) * block] for r in range(n) for c in range(n)]
+        return [img[r * block : (r + 1) * block, c * block : (c + 1) * block] for r in range(n) for c in range(n)]
 
     source = {b.tobytes(): i for i, b in enumerate(blocks(image[0]))}
     moved = [source.get(b.tobytes()) for b in blocks(out)]
@@ -104,7 +104,9 @@ def test_block_permutation_on_32_moves_whole_blocks(block):
     n = 32 // block
 
     def blocks(img):
-        return [img[r * block:(r + 1) * block, c * block:(c + 1) * block].tobytes() for r in range(n) for c in range(n)]
+        return [
+            img[r * block : (r + 1) * block, c * block : (c + 1) * block].tobytes() for r in range(n) for c in range(n)
+        ]
 
     assert sorted(blocks(out)) == sorted(blocks(image)) and blocks(out) != blocks(image)
 

@@ -23,8 +23,9 @@ def barrier_of_sum(a, b):
 @pytest.mark.parametrize("dtype", [np.float32, np.complex64])
 def test_values_pass_through_unchanged_when_compiled(dtype):
     rng = np.random.default_rng(0)
-    a, b = (rng.normal(size=(3, 4, 5)) + (1j * rng.normal(size=(3, 4, 5)) if dtype == np.complex64 else 0)
-            for _ in range(2))
+    a, b = (
+        rng.normal(size=(3, 4, 5)) + (1j * rng.normal(size=(3, 4, 5)) if dtype == np.complex64 else 0) for _ in range(2)
+    )
     a, b = a.astype(dtype), b.astype(dtype)
     out = barrier_of_sum(tf.constant(a), tf.constant(b)).numpy()
     assert out.dtype == dtype and out.shape == (3, 4, 5)
@@ -55,8 +56,16 @@ def test_missing_function_is_one_clear_error(monkeypatch):
 
 def test_importing_the_optimizer_does_not_need_the_private_module():
     """The private import happens on first use, so ewc.optimizer still imports when TensorFlow moved it."""
-    code = ("import sys, tensorflow\n"  # TensorFlow imports the module itself: block it only afterwards
-            f"sys.modules[{MODULE!r}] = None\nimport ewc.optimizer\nprint('imported')")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    code = (
+        "import sys, tensorflow\n"  # TensorFlow imports the module itself: block it only afterwards
+        f"sys.modules[{MODULE!r}] = None\nimport ewc.optimizer\nprint('imported')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "imported", proc.stderr

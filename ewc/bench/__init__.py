@@ -31,27 +31,61 @@ from ewc.bench.fisher import FISHER_BATCH, bench_fisher, per_example_fisher
 from ewc.bench.penalty import bench_penalty
 from ewc.bench.train import TRAIN_K, FitProcess, bench_train, fit_worker, keras_fit
 
-__all__ = ["BENCHES", "FISHER_BATCH", "KS", "SIZES", "TARGETS", "TRAIN_K", "BenchSize", "FitProcess", "add_parser",
-           "bench_fisher", "bench_penalty", "bench_train", "cmd_bench", "fit_worker", "format_table", "keras_fit",
-           "machine", "per_example_fisher", "run_isolated"]
+__all__ = [
+    "BENCHES",
+    "FISHER_BATCH",
+    "KS",
+    "SIZES",
+    "TARGETS",
+    "TRAIN_K",
+    "BenchSize",
+    "FitProcess",
+    "add_parser",
+    "bench_fisher",
+    "bench_penalty",
+    "bench_train",
+    "cmd_bench",
+    "fit_worker",
+    "format_table",
+    "keras_fit",
+    "machine",
+    "per_example_fisher",
+    "run_isolated",
+]
 
 BENCHES: dict[str, Callable[..., dict]] = {"fisher": bench_fisher, "penalty": bench_penalty, "train": bench_train}
 
 
 def add_parser(sub) -> None:
     """Register ``bench`` on the CLI's subparsers (the object ``add_subparsers`` returned)."""
-    p = sub.add_parser("bench", help="time the fast Fisher, the penalties or the trainer (one JSON object with --json)",
-                       description="Time one part of the package against its obvious alternative, in one run, "
-                       "interleaved, medians over rounds; ratios are quotients of figures of the same run.")
-    p.add_argument("which", choices=tuple(BENCHES), help="fisher: fast Fisher vs per-example loop vs a training pass; "
-                   "penalty: train step with ewc-online/ewc-all at K=1,5,20 vs none; "
-                   "train: our trainer vs Keras fit, with and without XLA")
-    p.add_argument("--size", choices=tuple(SIZES), default="full",
-                   help="full: the Appendix A CNN, minutes (default); smoke: a tiny MLP, seconds (for tests)")
+    p = sub.add_parser(
+        "bench",
+        help="time the fast Fisher, the penalties or the trainer (one JSON object with --json)",
+        description="Time one part of the package against its obvious alternative, in one run, "
+        "interleaved, medians over rounds; ratios are quotients of figures of the same run.",
+    )
+    p.add_argument(
+        "which",
+        choices=tuple(BENCHES),
+        help="fisher: fast Fisher vs per-example loop vs a training pass; "
+        "penalty: train step with ewc-online/ewc-all at K=1,5,20 vs none; "
+        "train: our trainer vs Keras fit, with and without XLA",
+    )
+    p.add_argument(
+        "--size",
+        choices=tuple(SIZES),
+        default="full",
+        help="full: the Appendix A CNN, minutes (default); smoke: a tiny MLP, seconds (for tests)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--mnist", help="an explicit mnist.npz (Keras layout)")
-    p.add_argument("--ks", type=int, nargs="+", metavar="K", help=f"penalty only: the numbers of consolidated tasks "
-                   f"(default {' '.join(map(str, KS))})")
+    p.add_argument(
+        "--ks",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help=f"penalty only: the numbers of consolidated tasks (default {' '.join(map(str, KS))})",
+    )
     p.set_defaults(func=cmd_bench)
 
 
@@ -92,13 +126,18 @@ def run_isolated(which: str, size: str = "full", ks: tuple[int, ...] | None = No
 def format_table(result: dict) -> str:
     """A few human lines: the run and its machine, the figures, then each target and whether it is met."""
     m = result["machine"]
-    lines = [f"{result['bench']} bench, {result['size']} ({result['arch']}, batch {result['batch_size']}, "
-             f"median of {result['rounds']} interleaved rounds, load {result['load_before']:.1f} -> "
-             f"{result['load_after']:.1f} on {result['cpu_count']} CPUs)",
-             f"  on {m['cpu_model']}, {m['cores']} cores ({m['cores_usable']} usable), TensorFlow {m['tensorflow']}, "
-             f"Keras {m['keras']}" + (f", XLA_FLAGS={m['xla_flags']}" if m["xla_flags"] else "")]
-    lines += [f"  {key:34s} {value:10.3f}" for key, value in result.items() if isinstance(value, float)
-              and not key.startswith("load_")]
+    lines = [
+        f"{result['bench']} bench, {result['size']} ({result['arch']}, batch {result['batch_size']}, "
+        f"median of {result['rounds']} interleaved rounds, load {result['load_before']:.1f} -> "
+        f"{result['load_after']:.1f} on {result['cpu_count']} CPUs)",
+        f"  on {m['cpu_model']}, {m['cores']} cores ({m['cores_usable']} usable), TensorFlow {m['tensorflow']}, "
+        f"Keras {m['keras']}" + (f", XLA_FLAGS={m['xla_flags']}" if m["xla_flags"] else ""),
+    ]
+    lines += [
+        f"  {key:34s} {value:10.3f}"
+        for key, value in result.items()
+        if isinstance(value, float) and not key.startswith("load_")
+    ]
     for key, target in result["targets"].items():
         verdict = "met" if result["meets_targets"][key] else "MISSED"
         lines.append(f"  target {key} {target}: {result[key]:.3f} {verdict}")

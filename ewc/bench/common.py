@@ -91,8 +91,9 @@ def train_steps(trainer, batches) -> None:
     loss.numpy()
 
 
-def timed_rounds(variants: dict[str, Callable[[], object]], rounds: int,
-                 self_timed: tuple[str, ...] = ()) -> dict[str, list[float]]:
+def timed_rounds(
+    variants: dict[str, Callable[[], object]], rounds: int, self_timed: tuple[str, ...] = ()
+) -> dict[str, list[float]]:
     """Seconds of each variant in each round.
 
     A variant is a callable that blocks until its work is done; it is timed here (wall clock), except the variants
@@ -129,16 +130,24 @@ def machine() -> dict:
     except OSError:  # not Linux
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu_model": cpu, "cores": os.cpu_count(), "cores_usable": usable, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "xla_flags": os.environ.get("XLA_FLAGS")}
+    return {
+        "cpu_model": cpu,
+        "cores": os.cpu_count(),
+        "cores_usable": usable,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "xla_flags": os.environ.get("XLA_FLAGS"),
+    }
 
 
 def report(bench: str, size: str, config, figures: dict, facts: dict, load_before: float, rounds: dict) -> dict:
     """The JSON dict: the figures (floats), targets and verdicts, then the run's facts, the machine and every
     round's seconds."""
     targets = {key: target for key, target in TARGETS[bench].items() if key in figures}
-    meets = {key: bool(figures[key] >= bound if op == ">=" else figures[key] <= bound)
-             for key, (op, bound) in targets.items()}
+    meets = {
+        key: bool(figures[key] >= bound if op == ">=" else figures[key] <= bound)
+        for key, (op, bound) in targets.items()
+    }
     facts_of_machine = machine()
     return {
         "bench": bench,

@@ -125,8 +125,15 @@ class FitProcess:
         code = f"from ewc.bench.train import fit_worker; fit_worker({self.size!r}, {str(images)!r})"
         self._stderr = Path(self._dir.name) / "stderr.txt"  # a file, not a pipe: a full pipe would stall the child
         with open(self._stderr, "w") as err:
-            self._proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=err, text=True, env=env, cwd=REPO)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", code],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=env,
+                cwd=REPO,
+            )
         self._expect("ready")
         return self
 
