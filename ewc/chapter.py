@@ -123,3 +123,42 @@ def lambda_sweep(profile: str) -> dict[float, dict]:
         lam * f: seed_runs(profile, group(profile, "ewc-all", arch="mlp", lam=lam * f))[0]
         for f in suites.BOOK_LAMBDA_FACTORS
     }
+
+
+def suite_progress(name: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
+    """The complete, checked runs of suite ``name`` by group and seed, and the names of the runs still missing
+    (a reference suite is long: its chapter shows what exists and says which command makes the rest)."""
+    from ewc import fingerprint
+
+    suite = suites.suite(name)
+    groups: dict[str, dict[int, dict]] = {}
+    missing = []
+    current = None
+    for run, config in suite.runs.items():
+        path = suite.path(run)
+        if suites.status(config, path) != "done":
+            missing.append(run)
+            continue
+        result = results.load_results(path)
+        current = current or fingerprint.cached_fingerprint()
+        if fingerprint.differences(result.get("fingerprint"), current):
+            missing.append(run)
+            continue
+        group, _, seed = run.rpartition("/seed-")
+        groups.setdefault(group, {})[int(seed)] = result
+    return groups, missing
+
+
+def suite_status(name: str, missing: list[str]):
+    """A line saying how much of suite ``name`` has been run, and the command that runs the rest (Markdown)."""
+    from ewc.tables import _md
+
+    total = len(suites.suite(name).runs)
+    if not missing:
+        return _md(f"All {total} runs of suite `{name}` are complete.")
+    return _md(
+        f"**{total - len(missing)} of {total} runs of suite `{name}` are complete**; the rest are made by "
+        f"`python -m ewc suite {name}` (resumable; `--dry-run` lists them with a time estimate). Missing: "
+        + ", ".join(f"`{m}`" for m in missing[:12])
+        + (" …" if len(missing) > 12 else "")
+    )

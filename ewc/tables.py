@@ -570,3 +570,23 @@ def seed_grid_table(
         for r in rows
     ]
     return _md(markdown_table([f"{corner}, mean ± sd (seeds)", *cols], cells))
+
+
+def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]]):
+    """Published mean ± SEM beside ours (ACC in %, mean ± SEM over our seeds) and the difference in points."""
+    import math
+
+    from ewc.stats import summarize
+
+    rows = []
+    for mode, (mean, sem) in published.items():
+        runs = ours.get(mode) or {}
+        if not runs:
+            rows.append([mode, f"{mean:.2f} ± {sem:.2f}", "not run yet", "—"])
+            continue
+        s = summarize([100 * r["metrics"]["acc"] for r in runs.values()])
+        our_sem = s.sd / math.sqrt(s.n) if s.n > 1 else float("nan")
+        ours_text = f"{s.mean:.2f} ± {our_sem:.2f} ({s.n} seeds)" if s.n > 1 else f"{s.mean:.2f} (1 seed)"
+        rows.append([mode, f"{mean:.2f} ± {sem:.2f}", ours_text, f"{s.mean - mean:+.2f}"])
+    header = ["method", "van de Ven & Tolias 2019, ACC % (mean ± SEM, 20 seeds)", "this suite, ACC %", "ours − theirs"]
+    return _md(markdown_table(header, rows, "lrrr"))
