@@ -59,11 +59,32 @@ def test_running_the_book_touches_no_source(smoke_book):
     assert not list((ROOT / "book").glob("*.ipynb"))
 
 
+VERDICTS = ("reproduced", "contradicted", "not resolved at this scale", "no difference resolved at this scale")
+ACC_TOLERANCE = 5.0  # points: two seeds of a tiny network; a machine's rounding moves them far less
+
+
 def test_checked_lines_match_the_reference(smoke_book):
+    """Every checked line that is not a verdict is the same; a verdict over two seeds may differ on another machine,
+    so verdict lines are only counted; every group's mean ACC is within ACC_TOLERANCE of the reference."""
+    from ewc.rerun import group_means
+
     _, tmp, _ = smoke_book
     chapters = tmp / "results" / "smoke" / "chapters"
     found = {p.stem: checked_lines(p) for p in sorted(chapters.glob("*.ipynb")) if not p.stem.endswith(".error")}
-    reference = json.loads(REFERENCE.read_text())["chapters"]
-    assert sorted(found) == sorted(reference)
-    for name, lines in reference.items():
-        assert found[name] == lines, name
+    reference = json.loads(REFERENCE.read_text())
+    assert sorted(found) == sorted(reference["chapters"])
+    for name, lines in reference["chapters"].items():
+
+        def plain(ls):
+            return [
+                line for line in ls if not line.endswith(VERDICTS) and not any(f": {v} (" in line for v in VERDICTS)
+            ]
+
+        assert plain(found[name]) == plain(lines), name
+        assert len(found[name]) == len(lines), name
+    means = {g: sum(v["ACC"]) / len(v["ACC"]) for g, v in group_means("smoke", tmp / "results").items()}
+    assert sorted(means) == sorted(reference["acc_means"])
+    off = {
+        g: (round(means[g], 2), ref) for g, ref in reference["acc_means"].items() if abs(means[g] - ref) > ACC_TOLERANCE
+    }
+    assert off == {}
