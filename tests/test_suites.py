@@ -151,7 +151,7 @@ def test_unknown_suite_name_is_one_error_line_and_exit_2():
     assert_clean_failure(run_cli("suite", "tiny", "--executor", "pbs"), "invalid choice: 'pbs'")
 
 
-def test_quick_suite_writes_where_its_runs_are_already_being_produced(tmp_path):
+def test_quick_suite_is_every_run_the_book_renders(tmp_path):
     s = suite("quick")
     expected = {
         f"{mode}/seed-{k}": make_config("quick", mode=mode, seed=k)
@@ -160,6 +160,20 @@ def test_quick_suite_writes_where_its_runs_are_already_being_produced(tmp_path):
     }
     expected |= {f"ewc-online/seed-{k}": make_config("quick", mode="ewc-online", seed=k) for k in range(3)}
     expected |= {f"l2_lam-0.01/seed-{k}": make_config("quick", mode="l2", lam=0.01, seed=k) for k in range(3)}
+    expected |= {
+        f"{mode}_arch-mlp/seed-{k}": make_config("quick", mode=mode, arch="mlp", seed=k)
+        for mode in ("none", "ewc-all", "ewc-previous")
+        for k in range(3)
+    }
+    expected |= {
+        f"{mode}{arch}_permutation-block/seed-0": make_config("quick", mode=mode, arch=a, permutation="block")
+        for a, arch in (("cnn", ""), ("mlp", "_arch-mlp"))
+        for mode in ("none", "ewc-all")
+    }
+    expected |= {
+        f"ewc-all_arch-mlp_lam-{lam:g}/seed-0": make_config("quick", mode="ewc-all", arch="mlp", lam=lam)
+        for lam in (10.0, 100.0, 10000.0, 100000.0)
+    }
     assert s.runs == expected
     assert s.path("ewc-previous/seed-4", tmp_path) == tmp_path / "quick" / "ewc-previous" / "seed-4.json"
     assert s.path("l2_lam-0.01/seed-2", tmp_path) == tmp_path / "quick" / "l2_lam-0.01" / "seed-2.json"
