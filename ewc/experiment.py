@@ -3,6 +3,10 @@
 A run writes, next to its results file ``out``: the results so far after every task (``complete: false``) and a
 checkpoint ``out.ckpt.npz``; rerunning the same command resumes from the last finished task. When the run ends,
 the complete results replace the partial ones and the checkpoint is deleted.
+
+This module sets runs up; ``ewc.train.run`` is only the task loop. Here a run's starting state is chosen (fresh,
+resumed from its checkpoint, or task 1 from the shared cache) and its snapshots are saved between tasks
+(``run_resumable``).
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ import dataclasses
 import os
 from pathlib import Path
 
+from ewc import checkpoint as ckpt
 from ewc import fingerprint, results
 from ewc.checkpoint import checkpoint_path
-from ewc.config import RunConfig, normalize_stored
+from ewc.config import DEFAULTS, RunConfig, normalize_stored
 from ewc.data import Mnist, data_dir, load_mnist
-from ewc.train import run
+from ewc.train import SequentialTrainer, new_record, run
 
 _mnist: Mnist | None = None
 
@@ -32,6 +37,78 @@ def task1_cache_dir() -> Path:
     """Where shared task-1 snapshots live: ``$EWC_TASK1_CACHE``, else ``<data dir>/task1`` (the rerun check points
     it at a scratch directory so that nothing trained before is reused)."""
     return Path(os.environ.get("EWC_TASK1_CACHE") or data_dir() / "task1")
+
+
+def task1_key(config: RunConfig) -> dict:
+    """Everything that determines task 1's training and its recorded accuracy. The penalty is zero during task 1,
+    so mode, lambda, gamma and Fisher settings do not enter; task 1 is the unpermuted MNIST unless ``permute_first``,
+    so the permutation settings enter only then. Fields added later enter only when they differ from their defaults:
+    runs that do not use them keep the keys (and the cached snapshots) they had before."""
+    d = config.to_dict()
+    keep = ["arch", "mlp_hidden", "epochs", "batch_size", "lr", "train_size", "test_size", "seed"]
+    keep += [k for k in ("iterations", "permute_first", "image_size") if d[k] != DEFAULTS[k]]
+    if config.permute_first:
+        keep += ["permutation"] + (["block_size"] if config.permutation == "block" else [])
+    return {"config": {k: d[k] for k in keep}, "versions": results.library_versions(), "checkpoint": ckpt.FORMAT}
+
+
+def start_state(
+    config: RunConfig, checkpoint: Path | None, fresh: bool, shared: Path | None
+) -> tuple[SequentialTrainer, dict]:
+    """The trainer and record (``ewc.train.new_record``) a run of ``config`` starts from: the ``checkpoint`` if one
+    exists and not ``fresh`` (ConfigError if it is from another config), else task 1 from the ``shared`` snapshot if
+    one exists, else nothing trained."""
+    if checkpoint is not None and Path(checkpoint).exists() and not fresh:
+        ckpt.check_resumable(checkpoint, config)
+        trainer = SequentialTrainer(config)
+        record = ckpt.restore(checkpoint, trainer)["record"]
+        record["resumed_from_task"] = record["tasks_done"]
+        return trainer, record
+    trainer = SequentialTrainer(config)
+    if shared is None or not shared.exists():
+        return trainer, new_record()
+    record = ckpt.restore(shared, trainer)["record"]
+    record["task1_reused"] = True
+    # the snapshot's rows were as long as its own run's task count; task 1 is the only task seen so far
+    record["accuracy"] = [row[:1] + [None] * (config.tasks - 1) for row in record["accuracy"]]
+    return trainer, record
+
+
+def run_resumable(
+    config: RunConfig,
+    data: Mnist,
+    checkpoint: Path | None = None,
+    fresh: bool = False,
+    task1_cache: Path | None = None,
+    on_task_end=None,
+    progress: bool = False,
+    bar=None,
+) -> dict:
+    """``ewc.train.run`` with snapshots between tasks; returns the results dict.
+
+    Args:
+        checkpoint: snapshot file written after every finished task (and its consolidation); an existing one from
+            the same config is resumed (one from another config is refused with ConfigError) unless ``fresh``.
+        task1_cache: directory of task-1 snapshots shared by runs whose ``task1_key`` matches (e.g. the book's
+            no-penalty, EWC-all and EWC-previous experiments): task 1 is trained once and reused. The snapshot is
+            taken before task 1's consolidation and without the penalty state, so runs of any mode can share it.
+        on_task_end: called with the results so far (``complete`` false) after each task but the last.
+        progress, bar: as for ``ewc.train.run``.
+    """
+    shared = Path(task1_cache) / f"task1-{ckpt.key(task1_key(config))}.npz" if task1_cache else None
+    trainer, record = start_state(config, checkpoint, fresh, shared)
+
+    def trained(trainer: SequentialTrainer, record: dict) -> None:
+        if record["tasks_done"] == 1 and shared is not None:
+            ckpt.save(shared, trainer, {"config": task1_key(config), "record": record}, consolidation=False)
+
+    def after_task(trainer: SequentialTrainer, record: dict, partial: dict) -> None:
+        if checkpoint is not None:
+            ckpt.save(checkpoint, trainer, {"config": config.to_dict(), "record": record})
+        if on_task_end is not None and record["tasks_done"] < config.tasks:
+            on_task_end(partial)
+
+    return run(config, data, trainer, record, trained=trained, after_task=after_task, progress=progress, bar=bar)
 
 
 def run_experiment(
@@ -55,6 +132,8 @@ def run_experiment(
         data: MNIST to use (default: loaded once per process).
         bar: a progress bar shared with other runs (see ``ewc.train.run``).
 
+    Trains through ``run_resumable`` with the checkpoint ``out.ckpt.npz``.
+
     The results carry the science fingerprint of the code that made them (``ewc.fingerprint``), which the book's
     chapters check when they reload them.
     """
@@ -66,14 +145,14 @@ def run_experiment(
     out.parent.mkdir(parents=True, exist_ok=True)
     results.check_writable(out)
     checkpoint = checkpoint_path(out)
-    result = run(
+    result = run_resumable(
         config,
         data or mnist(),
-        progress=progress,
         checkpoint=checkpoint,
         fresh=fresh,
         task1_cache=task1_cache_dir() if share_task1 else None,
         on_task_end=lambda partial: results.write_json_atomic(partial, out),
+        progress=progress,
         bar=bar,
     )
     result["fingerprint"] = fingerprint.cached_fingerprint()

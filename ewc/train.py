@@ -19,7 +19,6 @@ import hashlib
 import itertools
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from ewc.backend import require_tensorflow_backend
 
@@ -30,9 +29,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from ewc import checkpoint as ckpt
 from ewc import results as res
-from ewc.config import DEFAULTS, RunConfig
+from ewc.config import RunConfig
 from ewc.data import Mnist
 from ewc.fisher import fisher_diagonal
 from ewc.model import build_model
@@ -168,45 +166,12 @@ def steps_per_task(config: RunConfig) -> int:
     return config.iterations or config.epochs * -(-config.train_size // config.batch_size)
 
 
-def task1_key(config: RunConfig) -> dict:
-    """Everything that determines task 1's training and its recorded accuracy. The penalty is zero during task 1,
-    so mode, lambda, gamma and Fisher settings do not enter; task 1 is the unpermuted MNIST unless ``permute_first``,
-    so the permutation settings enter only then. Fields added later enter only when they differ from their defaults:
-    runs that do not use them keep the keys (and the cached snapshots) they had before."""
-    d = config.to_dict()
-    keep = ["arch", "mlp_hidden", "epochs", "batch_size", "lr", "train_size", "test_size", "seed"]
-    keep += [k for k in ("iterations", "permute_first", "image_size") if d[k] != DEFAULTS[k]]
-    if config.permute_first:
-        keep += ["permutation"] + (["block_size"] if config.permutation == "block" else [])
-    return {"config": {k: d[k] for k in keep}, "versions": res.library_versions(), "checkpoint": ckpt.FORMAT}
-
-
-def run(
-    config: RunConfig,
-    mnist: Mnist,
-    progress: bool = False,
-    checkpoint: Path | None = None,
-    fresh: bool = False,
-    task1_cache: Path | None = None,
-    on_task_end=None,
-    bar: tqdm | None = None,
-) -> dict:
-    """Train ``config.tasks`` tasks in sequence and return the results dict (see ``ewc.results``).
-
-    Args:
-        checkpoint: snapshot file written after every finished task; an existing one from the same config is
-            resumed (one from another config is refused with ConfigError) unless ``fresh``.
-        task1_cache: directory of task-1 snapshots shared by runs whose ``task1_key`` matches (e.g. the book's
-            no-penalty, EWC-all and EWC-previous experiments): task 1 is trained once and reused.
-        on_task_end: called with the results so far (``complete`` false) after each task.
-        bar: a progress bar shared with other runs (e.g. the book runner's): advanced by the images trained, its
-            postfix set to the task and epoch; without it, ``progress`` shows a bar of this run's own.
-    """
-    started = time.time()
-    tasks, perms = make_tasks(config, mnist)
-    trainer = SequentialTrainer(config)
-    n_tasks, epochs = config.tasks, config.epochs
-    record = {
+def new_record() -> dict:
+    """The record of a run that has trained nothing. It grows by one ``accuracy`` row (T floats, None for tasks not
+    yet seen) and one ``train_loss`` per epoch, and by one ``train_s``/``eval_s`` per task and one ``fisher_s`` per
+    consolidation; ``tasks_done``/``consolidated`` count finished and consolidated tasks (where a resumed run goes on);
+    ``resumed_from_task``/``task1_reused`` say how the run started (set by ``ewc.experiment``)."""
+    return {
         "accuracy": [],
         "train_loss": [],
         "train_s": [],
@@ -217,18 +182,42 @@ def run(
         "resumed_from_task": None,
         "task1_reused": False,
     }
-    shared = Path(task1_cache) / f"task1-{ckpt.key(task1_key(config))}.npz" if task1_cache else None
-    if checkpoint is not None and Path(checkpoint).exists() and not fresh:
-        ckpt.check_resumable(checkpoint, config)
-        record = ckpt.restore(checkpoint, trainer)["record"]
-        record["resumed_from_task"] = record["tasks_done"]
-    elif shared is not None and shared.exists():
-        record = ckpt.restore(shared, trainer)["record"]
-        record["task1_reused"] = True
-        # the snapshot's rows were as long as its own run's task count; task 1 is the only task seen so far
-        record["accuracy"] = [row[:1] + [None] * (n_tasks - 1) for row in record["accuracy"]]
 
-    _consolidate_pending(trainer, tasks, record)  # a task 1 taken from the shared cache
+
+def run(
+    config: RunConfig,
+    mnist: Mnist,
+    trainer: SequentialTrainer | None = None,
+    record: dict | None = None,
+    *,
+    trained=None,
+    after_task=None,
+    progress: bool = False,
+    bar: tqdm | None = None,
+) -> dict:
+    """Train tasks ``record["tasks_done"] + 1 .. config.tasks`` in sequence and return the results dict (see
+    ``ewc.results``). Where a run starts (fresh, resumed, or with task 1 from a shared snapshot) and what it saves
+    between tasks belong to its caller, ``ewc.experiment``: it passes the starting state and saves through the
+    callbacks.
+
+    Args:
+        trainer, record: the state to go on from, as ``ewc.checkpoint.restore`` leaves them (the trainer built from
+            ``config``); default a fresh ``SequentialTrainer(config)`` and ``new_record()``. Finished tasks not yet
+            consolidated (a snapshot taken by ``trained``) are consolidated first.
+        trained: called as ``trained(trainer, record)`` after each task's last epoch and before its consolidation:
+            the state at the end of task 1 is then the same for every mode (the penalty is zero during task 1 and
+            the mode's Fisher not yet computed), so this is where it can be shared.
+        after_task: called as ``after_task(trainer, record, partial)`` after each task and its consolidation, with
+            the results so far (``partial``, ``complete`` false): the state a killed run resumes from.
+        bar: a progress bar shared with other runs (e.g. the book runner's): advanced by the images trained, its
+            postfix set to the task and epoch; without it, ``progress`` shows a bar of this run's own.
+    """
+    started = time.time()
+    tasks, perms = make_tasks(config, mnist)
+    trainer = SequentialTrainer(config) if trainer is None else trainer
+    record = new_record() if record is None else record
+    n_tasks, epochs = config.tasks, config.epochs
+    _consolidate_pending(trainer, tasks, record)  # a task 1 taken from a shared snapshot
     steps = steps_per_task(config)
     passes, rest = divmod(steps, -(-config.train_size // config.batch_size))
     images = passes * config.train_size + rest * config.batch_size  # per task
@@ -262,13 +251,11 @@ def run(
         record["train_s"].append(task_train)
         record["eval_s"].append(task_eval)
         record["tasks_done"] = k + 1
-        if k == 0 and shared is not None:
-            ckpt.save(shared, trainer, {"config": task1_key(config), "record": record}, consolidation=False)
+        if trained is not None:
+            trained(trainer, record)
         _consolidate_pending(trainer, tasks, record)
-        if checkpoint is not None:
-            ckpt.save(checkpoint, trainer, {"config": config.to_dict(), "record": record})
-        if on_task_end is not None and k < n_tasks - 1:
-            on_task_end(_results(config, perms, trainer, record, started, complete=False))
+        if after_task is not None:
+            after_task(trainer, record, _results(config, perms, trainer, record, started, complete=False))
     if own_bar:
         bar.close()
     return _results(config, perms, trainer, record, started, complete=True)

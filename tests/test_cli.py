@@ -186,10 +186,11 @@ def test_checkpoint_config_mismatch_message(tmp_path, mnist):
     from ewc import checkpoint
     from ewc.config import make_config
     from ewc.errors import ConfigError
-    from ewc.train import SequentialTrainer, run
+    from ewc.experiment import run_resumable
+    from ewc.train import SequentialTrainer
 
     config = make_config("smoke", tasks=2, epochs=1)
     path = tmp_path / "c.npz"
     checkpoint.save(path, SequentialTrainer(config), {"config": config.to_dict(), "record": {}})
     with pytest.raises(ConfigError, match=r"other parameters \(lam\)"):
-        run(make_config("smoke", tasks=2, epochs=1, lam=5.0), mnist, checkpoint=path)
+        run_resumable(make_config("smoke", tasks=2, epochs=1, lam=5.0), mnist, checkpoint=path)

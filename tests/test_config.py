@@ -11,7 +11,7 @@ from ewc.cli import _config_from_args, build_parser
 from ewc.config import LATER_FIELDS, PARAMETERS, RunConfig, make_config, normalize_stored
 from ewc.errors import ConfigError
 
-# what train.task1_key kept before the later fields existed, written out here as the reference
+# what task1_key kept before the later fields existed, written out here as the reference
 OLD_TASK1_FIELDS = ("arch", "mlp_hidden", "epochs", "batch_size", "lr", "train_size", "test_size", "seed")
 
 
@@ -68,25 +68,25 @@ def test_committed_results_are_still_reused(path, monkeypatch):
 
 
 def test_old_checkpoint_resumes_and_a_changed_later_field_is_refused(mnist, tmp_path):
-    from ewc.train import run
+    from ewc.experiment import run_resumable
 
     config = make_config("smoke", mode="ewc-online", tasks=2, epochs=1)
     path = tmp_path / "c.npz"
-    first = run(config, mnist, checkpoint=path)
+    first = run_resumable(config, mnist, checkpoint=path)
     with np.load(path) as npz:  # rewrite its metadata as an older ewc wrote it
         arrays = dict(npz)
     meta = json.loads(arrays["meta"].tobytes())
     meta["config"] = old_style(config)
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     np.savez(path, **arrays)
-    resumed = run(config, mnist, checkpoint=path)
+    resumed = run_resumable(config, mnist, checkpoint=path)
     assert resumed["resumed_from_task"] == 2 and resumed["accuracy"] == first["accuracy"]
     with pytest.raises(ConfigError, match=r"other parameters \(gamma\)"):
-        run(make_config("smoke", mode="ewc-online", tasks=2, epochs=1, gamma=0.5), mnist, checkpoint=path)
+        run_resumable(make_config("smoke", mode="ewc-online", tasks=2, epochs=1, gamma=0.5), mnist, checkpoint=path)
 
 
 def test_task1_key_keeps_old_keys_and_names_later_fields_only_when_set():
-    from ewc.train import task1_key
+    from ewc.experiment import task1_key
 
     base = make_config("smoke", mode="none")
     assert task1_key(base)["config"] == {k: base.to_dict()[k] for k in OLD_TASK1_FIELDS}

@@ -88,8 +88,7 @@ def test_an_interrupted_run_resumes_alone_through_cluster_generic(env, trained, 
     then start the suite through cluster-generic with the local stand-in for sbatch: only that run is submitted,
     it resumes after task 1, and it ends with the accuracies the uninterrupted run had."""
     from ewc import results
-    from ewc.experiment import checkpoint_path
-    from ewc.train import run
+    from ewc.experiment import checkpoint_path, run_resumable
 
     run_name, config = "ewc-all/seed-0", suite("tiny").runs["ewc-all/seed-0"]
     out = path(env, run_name)
@@ -104,7 +103,7 @@ def test_an_interrupted_run_resumes_alone_through_cluster_generic(env, trained, 
         raise Killed
 
     with pytest.raises(Killed):
-        run(config, mnist, checkpoint=checkpoint_path(out), on_task_end=kill_after_first_task)
+        run_resumable(config, mnist, checkpoint=checkpoint_path(out), on_task_end=kill_after_first_task)
     assert status(config, out) == "partial" and checkpoint_path(out).is_file()
     before = mtimes_except(env, run_name)
 

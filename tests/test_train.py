@@ -7,6 +7,7 @@ import pytest
 from helpers import run_cli
 
 from ewc.config import make_config
+from ewc.experiment import run_resumable
 from ewc.results import metrics, task_matrix
 from ewc.train import SequentialTrainer, make_tasks, run
 
@@ -92,22 +93,49 @@ def test_shared_task1_is_reused_and_changes_nothing(mnist, tmp_path):
     """A run that takes task 1 from another mode's snapshot ends exactly where training it itself would."""
     config = make_config("smoke", mode="ewc-all", tasks=2, epochs=1)
     alone = run(config, mnist)
-    donor = run(make_config("smoke", mode="none", tasks=2, epochs=1), mnist, task1_cache=tmp_path)
+    donor = run_resumable(make_config("smoke", mode="none", tasks=2, epochs=1), mnist, task1_cache=tmp_path)
     assert not donor["task1_reused"] and len(list(tmp_path.glob("task1-*.npz"))) == 1
-    shared = run(config, mnist, task1_cache=tmp_path)
+    shared = run_resumable(config, mnist, task1_cache=tmp_path)
     assert shared["task1_reused"] is True
     assert shared["accuracy"] == alone["accuracy"] and shared["train_loss"] == alone["train_loss"]
-    other = run(make_config("smoke", mode="ewc-all", tasks=2, epochs=1, lr=2e-3), mnist, task1_cache=tmp_path)
+    other = run_resumable(make_config("smoke", mode="ewc-all", tasks=2, epochs=1, lr=2e-3), mnist, task1_cache=tmp_path)
     assert other["task1_reused"] is False  # a different learning rate trains task 1 differently: no reuse
 
 
 def test_shared_task1_from_a_run_with_another_task_count(mnist, tmp_path):
     """The task count does not change task 1, so a 3-task run shares a 2-task run's snapshot; its rows stay 3 long."""
-    run(make_config("smoke", mode="none", tasks=2, epochs=1), mnist, task1_cache=tmp_path)
+    run_resumable(make_config("smoke", mode="none", tasks=2, epochs=1), mnist, task1_cache=tmp_path)
     config = make_config("smoke", mode="ewc-all", tasks=3, epochs=1)
-    shared, alone = run(config, mnist, task1_cache=tmp_path), run(config, mnist)
+    shared, alone = run_resumable(config, mnist, task1_cache=tmp_path), run(config, mnist)
     assert shared["task1_reused"] is True
     assert shared["accuracy"] == alone["accuracy"] and all(len(row) == 3 for row in shared["accuracy"])
+
+
+def test_trained_sees_each_task_before_its_consolidation_and_after_task_after_it(mnist):
+    """``trained`` sees a task finished but not consolidated (the state a shared task 1 is saved in), ``after_task``
+    sees it consolidated (the state a checkpoint holds), after every task; the last task is counted as consolidated
+    but computes no Fisher (it would never be used), so the penalty holds two tasks at the end, not three."""
+    config = make_config("smoke", mode="ewc-all", tasks=3, epochs=1)
+    calls = []
+
+    def trained(trainer, record):
+        calls.append(
+            ("trained", record["tasks_done"], record["consolidated"], trainer.consolidation.tasks_consolidated)
+        )
+
+    def after_task(trainer, record, partial):
+        calls.append(("after", record["tasks_done"], record["consolidated"], trainer.consolidation.tasks_consolidated))
+        assert partial["complete"] is False and partial["accuracy"] == record["accuracy"]
+
+    run(config, mnist, trained=trained, after_task=after_task)
+    assert calls == [
+        ("trained", 1, 0, 0),
+        ("after", 1, 1, 1),
+        ("trained", 2, 1, 1),
+        ("after", 2, 2, 2),
+        ("trained", 3, 2, 2),
+        ("after", 3, 3, 2),
+    ]
 
 
 def test_iterations_walk_reshuffled_passes_and_split_into_rows(mnist, tmp_path):
@@ -115,7 +143,7 @@ def test_iterations_walk_reshuffled_passes_and_split_into_rows(mnist, tmp_path):
     pass 0 whole, then the first 9 batches of pass 1 in its own shuffle; 2 rows end after 12 and 25 steps. The
     reference is a plain loop over batches built by hand."""
     config = make_config("smoke", mode="none", tasks=1, epochs=2, iterations=25)
-    result = run(config, mnist, checkpoint=tmp_path / "c.npz")
+    result = run_resumable(config, mnist, checkpoint=tmp_path / "c.npz")
 
     trainer, (tasks, _) = SequentialTrainer(config), make_tasks(config, mnist)
     task = tasks[0]
