@@ -24,6 +24,23 @@ ROOT = Path(__file__).resolve().parent.parent  # the checkout: _config.yml, _toc
 PDF_PATH = ROOT / "_build" / "pdf" / "ewc-book.pdf"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
+#: Headless Chromium that reaches no other machine: no background services, every host name resolves nowhere, and
+#: the proxy is a closed local port (the book and its scripts are local files).
+OFFLINE_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--mute-audio",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+    "--proxy-server=127.0.0.1:9",
+)
+
 #: Virtual milliseconds the page may run before it is printed; idle-time only, so a slow machine needs no more.
 VIRTUAL_TIME_BUDGET_MS = 120_000
 #: Wall-clock limit for one Chromium print, seconds (a hung browser is an error, not a hung book build).
@@ -115,19 +132,8 @@ def print_to_pdf(
     out_pdf = Path(out_pdf)
     args = [
         chromium,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
+        *OFFLINE_FLAGS,
         "--disable-quic",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--mute-audio",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
-        "--proxy-server=127.0.0.1:9",
         f"--user-data-dir={profile_dir}",
         "--run-all-compositor-stages-before-draw",
         f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",

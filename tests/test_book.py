@@ -17,6 +17,7 @@ import pytest
 
 from ewc import book
 from ewc.offsite import offsite_references
+from ewc.pdf import OFFLINE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
@@ -163,20 +164,9 @@ class Browser:
 
         args = [
             exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
+            *OFFLINE_FLAGS,
             "--remote-debugging-pipe",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--mute-audio",
             "--hide-scrollbars",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
-            "--proxy-server=127.0.0.1:9",
             f"--user-data-dir={profile_dir}",
             "--window-size=1280,1800",
             "about:blank",
