@@ -100,7 +100,10 @@ def read_chapter(path: Path):
     nb = read_myst_markdown_notebook(path.read_text(), path=str(path))
     nb.metadata.pop("file_format", None)
     nb.metadata.setdefault("language_info", {"name": "python"})
-    return nbformat.from_dict(nb)
+    nb = nbformat.from_dict(nb)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"  # stable ids: a rerun's diff shows what changed, not fresh random ids
+    return nb
 
 
 def notebook_parameters(path: Path) -> dict[str, dict]:
