@@ -261,7 +261,8 @@ def execute_chapter(name: str, source: Path, profile: str, out_dir: Path) -> Pat
     pm["output_path"] = _rel(out_dir / f"{name}.ipynb")
     for key in ("start_time", "end_time", "duration"):  # keep reruns' diffs to what changed
         pm.pop(key, None)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"  # papermill's injected cell arrives with a random id
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         tags = cell.metadata.get("tags", [])
