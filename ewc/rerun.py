@@ -37,9 +37,11 @@ def checked_lines(notebook: Path) -> list[str]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or CHECK_TAG not in cell.metadata.get("tags", []):
             continue
-        for output in cell.get("outputs", []):
-            text = output.get("text") or output.get("data", {}).get("text/plain", "")
-            lines += [f"cell {i}: {line}" for line in "".join(text).splitlines()]
+        # a kernel may split one print into several stream messages: join them before splitting into lines
+        text = "".join(
+            "".join(o.get("text") or o.get("data", {}).get("text/plain", "")) for o in cell.get("outputs", [])
+        )
+        lines += [f"cell {i}: {line}" for line in text.splitlines()]
     return lines
 
 

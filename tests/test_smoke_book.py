@@ -88,3 +88,21 @@ def test_checked_lines_match_the_reference(smoke_book):
         g: (round(means[g], 2), ref) for g, ref in reference["acc_means"].items() if abs(means[g] - ref) > ACC_TOLERANCE
     }
     assert off == {}
+
+
+def test_checked_lines_join_a_print_split_over_stream_messages(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    split = nbformat.v4.new_code_cell("print('a')", metadata={"tags": ["nbval-check-output"]})
+    split.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="a"),
+        nbformat.v4.new_output("stream", name="stdout", text="\nb\n"),
+    ]
+    whole = nbformat.v4.new_code_cell("print('a')", metadata={"tags": ["nbval-check-output"]})
+    whole.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a\nb\n")]
+    unchecked = nbformat.v4.new_code_cell("print('c')")
+    unchecked.outputs = [nbformat.v4.new_output("stream", name="stdout", text="c\n")]
+    nb.cells = [split, whole, unchecked]
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    assert checked_lines(tmp_path / "n.ipynb") == ["cell 0: a", "cell 0: b", "cell 1: a", "cell 1: b"]
