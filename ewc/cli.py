@@ -1,4 +1,5 @@
-"""Command line: ``python -m ewc {data,run,plot}``. User errors print one line on stderr and exit with status 2."""
+"""Command line: ``python -m ewc {data,run,plot,suite,book,bench}``. User errors print one line on stderr and exit
+with status 2."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ EPILOG = """examples:
   python -m ewc run --profile smoke --mode ewc-all --out /tmp/r.json
   python -m ewc run --profile quick --mode none --tasks 3 --epochs 2 --out results/mine.json
   python -m ewc plot /tmp/r.json --out /tmp/r.png
-  python -m ewc book                                   # execute every chapter (quick profile), build the HTML
-  python -m ewc bench train --json                     # our trainer vs plain model.fit (also: fisher, penalty)
+  python -m ewc suite report-scale --dry-run           # a declared set of runs, with a time estimate (Snakemake)
+  python -m ewc book                                   # train the quick runs not yet done, render, build the HTML
+  python -m ewc bench train --json                     # our trainer vs stock Keras fit (also: fisher, penalty)
 
-profiles: smoke (seconds, for tests), quick (the book's default, minutes on a CPU),
+profiles: smoke (seconds, for tests), quick (the book's default, minutes per run on a CPU),
 paper (the report's Appendix A: 5 tasks x 30 epochs, batch 64, Adam 1e-4, lambda 200, hours: use a GPU)."""
 
 
