@@ -204,6 +204,7 @@ BENCHES = ("penalty", "fisher", "train")
 
 
 def bench_path(profile: str, name: str) -> Path:
+    """``results/<profile>/bench-<name>-<size>.json``: size ``smoke`` for the smoke profile, else ``full``."""
     size = "smoke" if profile == "smoke" else "full"
     return results_root() / profile / f"bench-{name}-{size}.json"
 

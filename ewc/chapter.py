@@ -104,8 +104,9 @@ def bench(profile: str, name: str) -> dict:
     ``smoke`` for the smoke profile, else ``full``)."""
     import json
 
-    size = "smoke" if profile == "smoke" else "full"
-    path = suites.results_root() / profile / f"bench-{name}-{size}.json"
+    from ewc.book import bench_path
+
+    path = bench_path(profile, name)
     if not path.is_file():
         raise StaleResultsError(f"{path} is missing; make it with: {_remake(profile)}")
     return json.loads(path.read_text())
@@ -128,24 +129,16 @@ def lambda_sweep(profile: str) -> dict[float, dict]:
 def suite_progress(name: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
     """The complete, checked runs of suite ``name`` by group and seed, and the names of the runs still missing
     (a reference suite is long: its chapter shows what exists and says which command makes the rest)."""
-    from ewc import fingerprint
-
     suite = suites.suite(name)
     groups: dict[str, dict[int, dict]] = {}
     missing = []
-    current = None
     for run, config in suite.runs.items():
         path = suite.path(run)
-        if suites.status(config, path) != "done":
-            missing.append(run)
-            continue
-        result = results.load_results(path)
-        current = current or fingerprint.cached_fingerprint()
-        if fingerprint.differences(result.get("fingerprint"), current):
+        if suites.status(config, path, check_fingerprint=True) != "done":
             missing.append(run)
             continue
         group, _, seed = run.rpartition("/seed-")
-        groups.setdefault(group, {})[int(seed)] = result
+        groups.setdefault(group, {})[int(seed)] = results.load_results(path)
     return groups, missing
 
 
