@@ -142,6 +142,19 @@ def suite_progress(name: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
     return groups, missing
 
 
+def calibration_candidates() -> tuple[dict[str, dict[str, dict[int, dict]]], list[str]]:
+    """The ``calibration`` suite's runs as ``{"8,000 × 2": {mode: {seed: result}}}``, and the names of its runs
+    still missing."""
+    groups, missing = suite_progress("calibration")
+    candidates = {}
+    for train_size, epochs, _ in suites.CALIBRATION_CANDIDATES:
+        candidates[f"{train_size:,} × {epochs}"] = {
+            m: groups.get(suites.calibration_group(m, train_size, epochs), {})
+            for m in ("none", "ewc-all", "ewc-previous")
+        }
+    return candidates, missing
+
+
 def suite_status(name: str, missing: list[str]):
     """A line saying how much of suite ``name`` has been run, and the command that runs the rest (Markdown)."""
     from ewc.tables import _md
