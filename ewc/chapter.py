@@ -143,15 +143,13 @@ def suite_progress(name: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
 
 
 def calibration_candidates() -> tuple[dict[str, dict[str, dict[int, dict]]], list[str]]:
-    """The ``calibration`` suite's runs as ``{"8,000 × 2": {mode: {seed: result}}}``, and the names of its runs
-    still missing."""
+    """The ``calibration`` suite's runs as ``{"λ = 500": {mode: {seed: result}}}`` (no penalty, which does not
+    depend on λ, shared by every candidate), and the names of its runs still missing."""
     groups, missing = suite_progress("calibration")
     candidates = {}
-    for train_size, epochs, _ in suites.CALIBRATION_CANDIDATES:
-        candidates[f"{train_size:,} × {epochs}"] = {
-            m: groups.get(suites.calibration_group(m, train_size, epochs), {})
-            for m in ("none", "ewc-all", "ewc-previous")
-        }
+    for lam, modes in suites.CALIBRATION_CANDIDATES:
+        runs = {m: groups.get(suites.calibration_group(m, lam), {}) for m in ("ewc-all", "ewc-previous") if m in modes}
+        candidates[f"λ = {lam:,.0f}"] = {"none": groups.get("none", {}), **runs}
     return candidates, missing
 
 

@@ -16,11 +16,11 @@ Suites (built when asked for, so that a suite needing fields this version of Run
   for 5 epochs per task; none, ewc-all, ewc-previous, ewc-online at the report's lambda 200, plus ewc-all at
   ``REPORT_SCALE_CALIBRATED_LAM``; seeds 0-1.
 * ``vandeven2019``: van de Ven & Tolias's domain-incremental permuted MNIST (below); none, EWC and online EWC.
-* ``calibration``: candidates for the ``quick`` profile (``CALIBRATION_CANDIDATES``: images per task x epochs, the
-  number of steps kept), each the report's three experiments (no penalty, EWC on every previous task, on the
-  previous task only) at otherwise the profile's values; the first candidate over the book's five seeds, the others
-  screened on three. The Experiments chapter compares their seed spreads with the calibration's floors. Run names
-  carry the candidate (``ewc-all_images-8000x2/seed-2``), so they do not change when the profile does.
+* ``calibration``: candidates for the ``quick`` profile (``CALIBRATION_CANDIDATES``): the profile's values
+  before the calibration (4,000 images x 4 epochs per task, λ 1,000) with the report's three experiments over the
+  book's five seeds, and other λ with EWC on every task over the same seeds (its floors are the ones that failed).
+  The Experiments chapter compares their seed spreads with the calibration's floors. Run names carry λ
+  (``ewc-all_lam-500/seed-2``), so they do not change when the profile does.
 * ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200), modes
   none, ewc-all, ewc-previous, seed 0.
 
@@ -204,23 +204,23 @@ def _vandeven2019() -> dict:
     return _runs(configs, lambda c: c.mode != "none")
 
 
-#: The candidates of the ``quick`` profile's calibration: (images per task, epochs, seeds); the rest of the profile as
-#: ``ewc/profiles/quick.yaml`` had it before the calibration (4,000 x 4, λ 1,000).
-CALIBRATION_CANDIDATES = ((4000, 4, 5), (8000, 2, 3), (16000, 1, 3))
+#: The candidates of the ``quick`` profile's calibration: (λ, modes), each over the book's five seeds, with the rest of
+#: the profile as ``ewc/profiles/quick.yaml`` had it before the calibration (4,000 images x 4 epochs, λ 1,000).
+CALIBRATION_CANDIDATES = ((1000.0, ("none", "ewc-all", "ewc-previous")), (500.0, ("ewc-all",)), (2000.0, ("ewc-all",)))
 
 
-def calibration_group(mode: str, train_size: int, epochs: int) -> str:
-    """``ewc-all_images-8000x2``."""
-    return f"{mode}_images-{train_size}x{epochs}"
+def calibration_group(mode: str, lam: float) -> str:
+    """``ewc-all_lam-500``; ``none`` (no penalty does not depend on λ)."""
+    return mode if mode == "none" else f"{mode}_lam-{lam:g}"
 
 
 def _calibration() -> dict:
     runs = {}
-    for train_size, epochs, seeds in CALIBRATION_CANDIDATES:
-        for mode in ("none", "ewc-all", "ewc-previous"):
-            for seed in range(seeds):
-                config = make_config("quick", mode=mode, train_size=train_size, epochs=epochs, lam=1000.0, seed=seed)
-                runs[f"{calibration_group(mode, train_size, epochs)}/seed-{seed}"] = config
+    for lam, modes in CALIBRATION_CANDIDATES:
+        for mode in modes:
+            for seed in range(BOOK_SEEDS["quick"][0]):
+                config = make_config("quick", mode=mode, train_size=4000, epochs=4, lam=lam, seed=seed)
+                runs[f"{calibration_group(mode, lam)}/seed-{seed}"] = config
     return runs
 
 
@@ -234,7 +234,7 @@ SUITES: dict[str, tuple[str, Callable[[], dict]]] = {
     "quick": ("the book's runs at the default profile, several seeds", lambda: _book("quick")),
     "report-scale": ("the report's network and optimiser on all 60,000 images, 5 epochs per task", _report_scale),
     "vandeven2019": ("van de Ven & Tolias 2019, domain-incremental permuted MNIST", _vandeven2019),
-    "calibration": ("candidates for the quick profile: the report's experiments at other data sizes", _calibration),
+    "calibration": ("candidates for the quick profile's λ, over the book's five seeds", _calibration),
     "paper": ("the report's exact protocol, 30 epochs x 60,000 images per task", _paper),
 }
 
