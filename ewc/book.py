@@ -158,16 +158,16 @@ def html_dir_for(profile: str) -> Path:
 # Steps
 
 
-def train_pending(profile: str, progress: bool = True) -> int:
-    """Train every run of the profile's suite that is not complete and matching; returns how many were trained."""
+def train_pending(profile: str, progress: bool = True, jobs: int | None = None) -> int:
+    """Train every run of the profile's suite that is not complete and matching, ``jobs`` side by side (default
+    ``ewc.run_pool.default_jobs``); returns how many were trained."""
     from tqdm import tqdm
 
-    from ewc import suites
-    from ewc.experiment import run_experiment
+    from ewc import run_pool, suites
 
     suite = suites.suite(profile)
     pending = [
-        (name, c)
+        (name, c, suite.path(name))
         for name, c in suite.runs.items()
         if suites.status(c, suite.path(name), check_fingerprint=True) != "done"
     ]
@@ -175,14 +175,15 @@ def train_pending(profile: str, progress: bool = True) -> int:
     if not pending:
         print(f"runs: all {len(suite.runs)} runs of suite {profile} are complete", file=sys.stderr, flush=True)
         return 0
+    jobs = jobs or run_pool.default_jobs()
     print(
-        f"runs: training {len(pending)} of {len(suite.runs)} runs of suite {profile} ({done} complete)",
+        f"runs: training {len(pending)} of {len(suite.runs)} runs of suite {profile} ({done} complete), "
+        f"{jobs} side by side",
         file=sys.stderr,
         flush=True,
     )
-    images = [c.tasks * c.epochs * c.train_size for _, c in pending]
     with tqdm(
-        total=sum(images),
+        total=sum(run_pool.declared_images(c) for _, c, _ in pending),
         unit="img",
         unit_scale=True,
         file=sys.stderr,
@@ -190,17 +191,12 @@ def train_pending(profile: str, progress: bool = True) -> int:
         bar_format="{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} img [{elapsed}<{remaining}, "
         "{rate_fmt}] {postfix}",
     ) as bar:
-        for i, ((name, config), n) in enumerate(zip(pending, images), 1):
-            bar.set_description_str(f"run {i}/{len(pending)} {name}")
-            start = bar.n
-            run_experiment(config, suite.path(name), share_task1=True, bar=bar)
-            bar.n = start + n  # a reused task 1 or a resumed run trains fewer images than declared
-            bar.refresh()
+        run_pool.train_runs(pending, jobs, bar)
     print(f"runs: {len(pending)} trained", file=sys.stderr, flush=True)
     return len(pending)
 
 
-BENCHES = ("penalty", "fisher", "train")
+BENCHES = ("penalty", "fisher", "train", "step")
 
 
 def bench_path(profile: str, name: str) -> Path:
@@ -220,7 +216,8 @@ def run_missing_benches(profile: str) -> None:
         if path.is_file():
             continue
         print(f"bench: {name} ({size}) ...", file=sys.stderr, flush=True)
-        kwargs = {"ks": (1, 5)} if name == "penalty" else {}
+        # the per-task sum's memory grows with K: the book times it up to K = 5 (the online form up to 20)
+        kwargs = {"ks": (1, 5, 20), "all_up_to": 5} if name == "penalty" else {}
         value = bench.run_isolated(name, size, **kwargs)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(value, path)
@@ -405,10 +402,11 @@ def main_book(
     progress: bool = True,
     pdf: str | None = None,
     check_against_published: bool = False,
+    jobs: int | None = None,
 ) -> int:
     """Run the steps of the module docstring. Returns 0, or 1 if a chapter failed or the rerun check found a
     difference (message on stderr). Raises EwcError for user errors (unknown profile or chapter, no Chromium)."""
-    from ewc import book_run, chapter
+    from ewc import book_run, chapter, run_pool
     from ewc.config import load_profile
 
     load_profile(profile)  # unknown profile -> ConfigError
@@ -420,23 +418,29 @@ def main_book(
             raise EwcError("--check-against-published reruns every chapter; drop --chapters and --no-execute")
         from ewc.rerun import check_against_published as check
 
-        return check(profile, progress=progress)
+        return check(profile, progress=progress, jobs=jobs)
     started = time.time()
     selected = select_chapters(chapters)
-    if execute:
-        train_pending(profile, progress)
-        run_missing_benches(profile)
-        try:
-            execute_chapters(selected, profile)
-        except ChapterError as exc:
-            print(f"error: {exc}; the book was not rebuilt", file=sys.stderr)
-            return 1
-    elif chapters:
-        raise EwcError("--chapters only applies when executing (drop --no-execute)")
-    out = build_html(stage_site(profile), html_dir or html_dir_for(profile))
+    jobs = jobs or run_pool.default_jobs()
+    with book_run.TreeMemory() as memory:
+        if execute:
+            try:
+                train_pending(profile, progress, jobs)
+            except run_pool.WorkerFailed as exc:
+                print(f"error: {exc}; the book was not rebuilt", file=sys.stderr)
+                return 1
+            run_missing_benches(profile)
+            try:
+                execute_chapters(selected, profile)
+            except ChapterError as exc:
+                print(f"error: {exc}; the book was not rebuilt", file=sys.stderr)
+                return 1
+        elif chapters:
+            raise EwcError("--chapters only applies when executing (drop --no-execute)")
+        out = build_html(stage_site(profile), html_dir or html_dir_for(profile))
     print(f"built {_rel(out / 'index.html')} ({len(list(out.rglob('*.html')))} pages)", file=sys.stderr)
     if execute and not chapters:
-        book_run.record_book_run(profile, time.time() - started)
+        book_run.record_book_run(profile, time.time() - started, memory.peak_mib, jobs)
     if pdf:
         print(f"built {_rel(build_pdf(ROOT / '_build' / f'site-{profile}', pdf))}", file=sys.stderr)
     return 0
@@ -475,6 +479,13 @@ def add_book_command(subparsers) -> argparse.ArgumentParser:
         help="retrain every run afresh in a scratch directory, render the chapters from it, and compare "
         "every checked line and mean with the published record (exit 1 on a difference)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="train N runs side by side, each in a process of its own with cores/N threads (default: one per core; "
+        "1 trains in this process)",
+    )
     p.add_argument("--html-dir", help="where the HTML goes (default _build/html, or _build/html-<profile>)")
     p.add_argument("--no-progress", action="store_true", help="no live progress display")
     p.add_argument(
@@ -489,6 +500,8 @@ def add_book_command(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_book(args) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise EwcError(f"--jobs must be >= 1, got {args.jobs}")
     return main_book(
         profile=args.profile,
         chapters=args.chapters,
@@ -497,6 +510,7 @@ def cmd_book(args) -> int:
         progress=not args.no_progress,
         pdf=args.pdf,
         check_against_published=args.check_against_published,
+        jobs=args.jobs,
     )
 
 

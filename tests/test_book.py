@@ -109,7 +109,8 @@ def test_failing_chapter_stops_the_book_and_keeps_the_previous_html(tmp_path, mo
     (html / "index.html").write_text("previous book")
     monkeypatch.setenv("EWC_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setattr(book, "chapter_sources", lambda: {"broken_chapter": source})
-    monkeypatch.setattr(book, "train_pending", lambda profile, progress=True: 0)  # the runs are another test's
+    # the runs are another test's
+    monkeypatch.setattr(book, "train_pending", lambda profile, progress=True, jobs=None: 0)
     monkeypatch.setattr(book, "run_missing_benches", lambda profile: None)
 
     status = book.main_book(profile="smoke", html_dir=str(html), progress=False)

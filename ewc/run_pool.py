@@ -1,0 +1,177 @@
+"""Train a list of runs, in this process or side by side in worker processes, under one progress display.
+
+On a small CPU, several single-threaded TensorFlow processes keep the cores busier than one process with as many
+threads (a CNN step at batch 64 is too small to split well across threads); the book's ``--jobs`` says how many.
+Runs that share their task 1 (``ewc.experiment.task1_key``: same seed, network and training settings) go to the
+same worker, in order, so the first trains task 1 into the shared cache and the others reuse it: no two workers
+ever train the same task 1.
+
+The thread count changes how TensorFlow sums in parallel, so a run's rounding, and after a few hundred chaotic steps
+its accuracies, depend on ``jobs``; results are statistics over seeds either way (the rerun check uses this).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+from ewc.config import RunConfig
+
+SEND_EVERY_S = 0.5  # how often a worker reports the images it trained
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process failed to train a run (its traceback went to stderr)."""
+
+
+def default_jobs() -> int:
+    """One worker per CPU core."""
+    return max(1, os.cpu_count() or 1)
+
+
+def by_task1(runs: list[tuple[str, RunConfig, Path]]) -> list[list[tuple[str, RunConfig, Path]]]:
+    """``runs`` split into groups that share their task 1, each group in the given order, groups in order of their
+    first run."""
+    from ewc.experiment import task1_key
+
+    groups: dict[str, list] = {}
+    for run in runs:
+        groups.setdefault(json.dumps(task1_key(run[1]), sort_keys=True), []).append(run)
+    return list(groups.values())
+
+
+def train_runs(runs: list[tuple[str, RunConfig, Path]], jobs: int = 1, bar=None) -> None:
+    """Train every (name, config, results path) of ``runs`` with ``ewc.experiment.run_experiment`` (task 1 shared,
+    resuming checkpoints). ``jobs`` 1 trains here, in order, with TensorFlow's own thread count; more start that
+    many worker processes (fewer if there are fewer task-1 groups), each with ``cpu_count // jobs`` threads.
+    ``bar`` (a tqdm) is advanced by the images trained; its description counts the runs finished.
+
+    Raises:
+        WorkerFailed: a worker failed (its traceback is on stderr); the runs it finished are kept.
+    """
+    groups = by_task1(runs)
+    jobs = max(1, min(jobs, len(groups)))
+    if jobs == 1:
+        _train_here(runs, bar)
+    else:
+        _train_in_workers(groups, jobs, bar)
+
+
+def _describe(bar, finished: int, total: int, current: str) -> None:
+    if bar is not None:
+        bar.set_description_str(f"run {min(finished + 1, total)}/{total} {current}".rstrip())
+
+
+def _train_here(runs, bar) -> None:
+    from ewc.experiment import run_experiment
+
+    for i, (name, config, path) in enumerate(runs):
+        _describe(bar, i, len(runs), name)
+        start = bar.n if bar is not None else 0
+        run_experiment(config, path, share_task1=True, bar=bar)
+        if bar is not None:
+            bar.n = start + declared_images(config)  # a reused task 1 or a resumed run trains fewer images
+            bar.refresh()
+
+
+def declared_images(config: RunConfig) -> int:
+    """The images a run trains from scratch (the progress display's unit)."""
+    per_task = config.iterations * config.batch_size if config.iterations else config.epochs * config.train_size
+    return config.tasks * per_task
+
+
+def _train_in_workers(groups, jobs: int, bar) -> None:
+    ctx = multiprocessing.get_context("spawn")  # TensorFlow's thread pools do not survive a fork
+    todo = ctx.Queue()
+    events = ctx.Queue()
+    for group in groups:
+        todo.put(group)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    for _ in range(jobs):
+        todo.put(None)
+    workers = [ctx.Process(target=_worker, args=(w, todo, events, threads), daemon=True) for w in range(jobs)]
+    for w in workers:
+        w.start()
+    total = sum(len(g) for g in groups)
+    finished, running, alive = 0, {}, jobs
+    _describe(bar, 0, total, "")
+    try:
+        while alive:
+            kind, worker, value = events.get()
+            if kind == "images" and bar is not None:
+                bar.update(value)
+            elif kind == "start":
+                running[worker] = value
+            elif kind == "task" and bar is not None:
+                running[worker] = f"{running.get(worker, '').split(' ')[0]} {value}"
+            elif kind == "done":
+                finished += 1
+                running.pop(worker, None)
+            elif kind == "failed":
+                raise WorkerFailed(f"training {value} failed (its traceback is above)")
+            elif kind == "exit":
+                alive -= 1
+            if bar is not None and kind != "images":
+                bar.set_description_str(f"runs {finished}/{total} done")
+                bar.set_postfix_str(" | ".join(running[w] for w in sorted(running)), refresh=True)
+    finally:
+        for w in workers:
+            if w.is_alive() and alive:
+                w.terminate()
+            w.join()
+
+
+class _QueueBar:
+    """The slice of tqdm's interface that ``ewc.train.run`` uses, forwarded to the parent's display."""
+
+    def __init__(self, worker: int, events):
+        self.worker, self.events, self.pending, self.sent = worker, events, 0, time.monotonic()
+        self.n = 0
+
+    def update(self, n: int) -> None:
+        self.pending += n
+        self.n += n
+        if time.monotonic() - self.sent >= SEND_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.events.put(("images", self.worker, self.pending))
+        self.pending, self.sent = 0, time.monotonic()
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.events.put(("task", self.worker, text))
+
+
+def _worker(worker: int, todo, events, threads: int) -> None:
+    name = "?"
+    try:
+        from ewc.console import quiet_native_stderr
+
+        with quiet_native_stderr():
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+            from ewc.experiment import run_experiment
+
+            bar = _QueueBar(worker, events)
+            while (group := todo.get()) is not None:
+                for name, config, path in group:
+                    events.put(("start", worker, name))
+                    before = bar.n
+                    run_experiment(config, path, share_task1=True, bar=bar)
+                    bar.update(max(0, declared_images(config) - (bar.n - before)))  # a reused task 1, a resumed run
+                    bar.flush()
+                    events.put(("done", worker, name))
+    except BaseException:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        events.put(("failed", worker, name))
+    finally:
+        events.put(("exit", worker, None))
