@@ -100,6 +100,18 @@ def summarize(values) -> Summary:
     return Summary(mean, sd, n, mean - half, mean + half)
 
 
+def rerun_interval(values, rerun_n: int) -> tuple[float, float]:
+    """The 95 % prediction interval for the mean of ``rerun_n`` new draws from the distribution ``values`` came
+    from: mean ± t(n - 1) · sd · sqrt(1/n + 1/rerun_n). It is wider than the interval of the mean (which the mean of a
+    rerun misses about one time in six at n = 5, because the rerun's mean has a spread of its own); (-inf, inf)
+    for fewer than two values."""
+    s = summarize(values)
+    if s.n < 2:
+        return -math.inf, math.inf
+    half = t975(s.n - 1) * s.sd * math.sqrt(1 / s.n + 1 / rerun_n)
+    return s.mean - half, s.mean + half
+
+
 @dataclass(frozen=True)
 class Comparison:
     """A claimed difference a - b > threshold (direction +1) or < -threshold (direction -1), judged over seeds.

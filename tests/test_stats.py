@@ -57,3 +57,23 @@ def test_single_runs_against_seed_noise():
     assert stats.against_noise(5, 2) == stats.UNRESOLVED
     assert stats.against_noise(-6, 2) == stats.CONTRADICTED
     assert stats.against_noise(-6, 2, direction=-1) == stats.REPRODUCED
+
+
+def test_rerun_interval_holds_a_reruns_mean_95_percent_of_the_time_and_the_mean_interval_less():
+    """The rerun check's criterion: the mean of m new seeds lies in the prediction interval of n published seeds 95 %
+    of the time, while the published interval of the mean misses it about one time in eight (n = m = 5)."""
+    rng = np.random.default_rng(1)
+    trials = 6000
+    published, rerun = rng.normal(80, 4, (trials, 5)), rng.normal(80, 4, (trials, 5)).mean(axis=1)
+    in_rerun = in_mean = 0
+    for values, new in zip(published, rerun):
+        low, high = stats.rerun_interval(values, 5)
+        s = stats.summarize(values)
+        in_rerun += low <= new <= high
+        in_mean += s.low <= new <= s.high
+    assert abs(in_rerun / trials - 0.95) < 0.01
+    assert 0.84 < in_mean / trials < 0.91
+    low, high = stats.rerun_interval([1, 2, 3, 4, 5], 3)
+    half = 2.776 * math.sqrt(2.5) * math.sqrt(1 / 5 + 1 / 3)  # by hand
+    assert (low, high) == (pytest.approx(3 - half), pytest.approx(3 + half))
+    assert stats.rerun_interval([4.0], 5) == (-math.inf, math.inf)
