@@ -22,9 +22,65 @@ def last_book_run(profile: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def record_book_run(profile: str, wall_s: float) -> dict:
-    """Write the cost of a complete book run (every chapter trained afresh, then the HTML): wall seconds and the peak
-    resident memory of this process and of any one of its children (the chapter kernels, the HTML build), MiB."""
+class TreeMemory:
+    """The peak of the summed resident memory of this process and all its descendants (training workers, chapter
+    kernels, the HTML build), sampled every ``interval`` seconds from ``/proc`` (Linux; elsewhere it stays None).
+    ``ru_maxrss`` alone would miss it: it gives the largest single process, not what processes side by side hold."""
+
+    def __init__(self, interval: float = 0.5):
+        import threading
+
+        self.interval, self.peak_kib = interval, None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="memory-sampler", daemon=True)
+
+    def __enter__(self):
+        if Path("/proc/self/status").is_file():
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    @property
+    def peak_mib(self) -> float | None:
+        return None if self.peak_kib is None else round(self.peak_kib / 1024, 1)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            total = tree_rss_kib(os.getpid())
+            self.peak_kib = max(self.peak_kib or 0, total)
+            self._stop.wait(self.interval)
+
+
+def tree_rss_kib(root: int) -> int:
+    """Resident memory (KiB) of process ``root`` and all its descendants, from ``/proc``."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+        except OSError:  # the process ended while we looked
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total
+
+
+def record_book_run(profile: str, wall_s: float, tree_peak_mib: float | None = None, jobs: int | None = None) -> dict:
+    """Write the cost of a complete book run (every chapter trained afresh, then the HTML): wall seconds; the peak
+    resident memory of this process and of any one of its children (the chapter kernels, the HTML build), MiB; and,
+    when sampled (``TreeMemory``), the peak of all of them together."""
     import resource
 
     from ewc.results import write_json_atomic
@@ -34,6 +90,8 @@ def record_book_run(profile: str, wall_s: float) -> dict:
         "profile": profile,
         "wall_s": round(wall_s, 1),
         "peak_rss_mib": round(peak_kib / 1024, 1),
+        "peak_rss_all_processes_mib": tree_peak_mib,
+        "jobs": jobs,
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu_count": os.cpu_count(),
         "load_avg_1min_at_end": os.getloadavg()[0],
