@@ -25,6 +25,7 @@ RAW = {
         "trainer_online_k5_samples_per_s",
         "trainer_all_k5_samples_per_s",
     ],
+    "step": ["ms_forward", "ms_gradient", "ms_update", "ms_step", "ms_online"],
 }
 FITS = ["fit_samples_per_s", "fit_bfc_samples_per_s", "fit_xla_samples_per_s"]  # the stock-Keras variants
 RATIOS = {  # ratio key -> (numerator, denominator), both raw keys
@@ -41,6 +42,7 @@ RATIOS = {  # ratio key -> (numerator, denominator), both raw keys
         "speedup_vs_fit_xla": ("trainer_samples_per_s", "fit_xla_samples_per_s"),
         "online_k5_vs_plain": ("trainer_online_k5_samples_per_s", "trainer_samples_per_s"),
     },
+    "step": {},
 }
 
 
@@ -56,6 +58,12 @@ def check(result: dict, name: str) -> None:
         assert result["best_fit"] + "_samples_per_s" == fastest
         assert result["speedup_vs_best_fit"] == pytest.approx(result["trainer_samples_per_s"] / result[fastest])
         assert result["speedup_vs_best_fit"] <= min(result[f"speedup_vs_{f}"] for f in ("fit", "fit_bfc", "fit_xla"))
+    if name == "step":  # the parts are differences of the raw medians, the shares fractions of the step
+        assert result["ms_backward"] == pytest.approx(result["ms_gradient"] - result["ms_forward"])
+        assert result["ms_step_rest"] == pytest.approx(result["ms_step"] - result["ms_gradient"])
+        assert result["ms_penalty"] == pytest.approx(result["ms_online"] - result["ms_step"])
+        shares = [result[f"share_{p}"] for p in ("forward", "backward", "step_rest")]
+        assert sum(shares) == pytest.approx(1.0)
     assert set(result["targets"]) == set(result["meets_targets"]) == set(bench.TARGETS[name])
     for key, (op, bound) in bench.TARGETS[name].items():
         assert result["meets_targets"][key] == (result[key] >= bound if op == ">=" else result[key] <= bound)
@@ -96,11 +104,12 @@ def test_per_example_loop_matches_fast_fisher(mnist):
 
 
 def test_isolated_penalty_bench_at_chosen_ks_reports_only_those():
-    """The book times K = 1, 8 in a process of its own (memory): the figures, facts and targets follow ``ks``."""
-    result = bench.run_isolated("penalty", "smoke", ks=(1, 3))
-    assert result["ks"] == [1, 3]
-    assert {k for k in result if k.startswith("step_ms_")} == {"step_ms_none"} | {
-        f"step_ms_{m}_k{k}" for m in ("online", "all") for k in (1, 3)
+    """The book times its Ks in a process of its own (memory), the per-task sum only up to a K: the figures, facts
+    and targets follow ``ks`` and ``all_up_to``."""
+    result = bench.run_isolated("penalty", "smoke", ks=(1, 3), all_up_to=1)
+    assert result["ks"] == [1, 3] and result["all_ks"] == [1]
+    assert {k for k in result if k.startswith("step_ms_")} == {"step_ms_none", "step_ms_all_k1"} | {
+        f"step_ms_online_k{k}" for k in (1, 3)
     }
     assert set(result["targets"]) == {"ratio_online_k1"}  # the targets at K = 5 and 20 were not measured
     assert len(result["round_seconds"]["none"]) == 2 * result["rounds"]  # no penalty is timed with each K

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m ewc bench {fisher,penalty,train} [--json] [--size smoke|full]``.
+"""Benchmarks: ``python -m ewc bench {fisher,penalty,train,step} [--json] [--size smoke|full]``.
 
 Each bench prints one JSON object (``--json``) or a short table, measured in one run: the variants it compares are
 timed in interleaved rounds (so a change in a shared CPU's load hits them alike), each figure is the median over
@@ -14,6 +14,8 @@ records the machine it was measured on (CPU model, cores, TensorFlow and Keras v
 * ``train``   (``ewc.bench.train``) -- steady-state training epochs of stock Keras (``compile`` + ``fit``: no XLA in
   a child process with TensorFlow's default allocator, no XLA in this one, and ``jit_compile=True``) against
   ``SequentialTrainer.train_epoch`` without a penalty, and with ``ewc-online`` / ``ewc-all`` at K = 5.
+* ``step``    (``ewc.bench.step``) -- where a training step's time goes: the trainer's compiled step cut short
+  (forward only, forward and backward, the Adam update alone) against the whole step, without and with a penalty.
 
 Sizes (``ewc.bench.common.SIZES``): ``full`` is the report's Appendix A CNN with the ``paper`` profile's settings
 (batch 64, Adam 1e-4, lambda 200), minutes on a 2-core CPU; ``smoke`` is the ``smoke`` profile's tiny MLP on a few
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from ewc.bench.common import KS, REPO, SIZES, TARGETS, BenchSize, machine
 from ewc.bench.fisher import FISHER_BATCH, bench_fisher, per_example_fisher
 from ewc.bench.penalty import bench_penalty
+from ewc.bench.step import bench_step
 from ewc.bench.train import TRAIN_K, FitProcess, bench_train, fit_worker, keras_fit
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "add_parser",
     "bench_fisher",
     "bench_penalty",
+    "bench_step",
     "bench_train",
     "cmd_bench",
     "fit_worker",
@@ -53,7 +57,12 @@ __all__ = [
     "run_isolated",
 ]
 
-BENCHES: dict[str, Callable[..., dict]] = {"fisher": bench_fisher, "penalty": bench_penalty, "train": bench_train}
+BENCHES: dict[str, Callable[..., dict]] = {
+    "fisher": bench_fisher,
+    "penalty": bench_penalty,
+    "train": bench_train,
+    "step": bench_step,
+}
 
 
 def add_parser(sub) -> None:
@@ -69,7 +78,8 @@ def add_parser(sub) -> None:
         choices=tuple(BENCHES),
         help="fisher: fast Fisher vs per-example loop vs a training pass; "
         "penalty: train step with ewc-online/ewc-all at K=1,5,20 vs none; "
-        "train: our trainer vs Keras fit, with and without XLA",
+        "train: our trainer vs Keras fit, with and without XLA; "
+        "step: where a training step's time goes (forward, backward, Adam, penalty)",
     )
     p.add_argument(
         "--size",
@@ -86,6 +96,12 @@ def add_parser(sub) -> None:
         metavar="K",
         help=f"penalty only: the numbers of consolidated tasks (default {' '.join(map(str, KS))})",
     )
+    p.add_argument(
+        "--all-up-to",
+        type=int,
+        metavar="K",
+        help="penalty only: time the per-task sum only at K up to this (its memory grows with K; default: every K)",
+    )
     p.set_defaults(func=cmd_bench)
 
 
@@ -94,16 +110,20 @@ def cmd_bench(args) -> int:
     from ewc.data import load_mnist
     from ewc.errors import ConfigError
 
-    ks = getattr(args, "ks", None)
+    ks, all_up_to = getattr(args, "ks", None), getattr(args, "all_up_to", None)
     if ks is not None and (args.which != "penalty" or min(ks) < 1):
         raise ConfigError("--ks applies to the penalty bench only, with K >= 1")
-    extra = {"ks": tuple(ks)} if ks else {}
+    if all_up_to is not None and (args.which != "penalty" or all_up_to < 0):
+        raise ConfigError("--all-up-to applies to the penalty bench only, with K >= 0")
+    extra = ({"ks": tuple(ks)} if ks else {}) | ({"all_up_to": all_up_to} if all_up_to is not None else {})
     result = BENCHES[args.which](args.size, load_mnist(getattr(args, "mnist", None)), **extra)
     print(json.dumps(result, indent=1, allow_nan=False) if args.json else format_table(result))
     return 0
 
 
-def run_isolated(which: str, size: str = "full", ks: tuple[int, ...] | None = None) -> dict:
+def run_isolated(
+    which: str, size: str = "full", ks: tuple[int, ...] | None = None, all_up_to: int | None = None
+) -> dict:
     """``python -m ewc bench WHICH --json`` in a fresh Python process; returns its JSON dict.
 
     The book measures its benches this way so that each starts from a fresh TensorFlow, whatever the chapter's kernel
@@ -117,6 +137,7 @@ def run_isolated(which: str, size: str = "full", ks: tuple[int, ...] | None = No
 
     cmd = [sys.executable, "-m", "ewc", "bench", which, "--size", size, "--json"]
     cmd += ["--ks", *map(str, ks)] if ks else []
+    cmd += ["--all-up-to", str(all_up_to)] if all_up_to is not None else []
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     if proc.returncode != 0:
         raise EwcError(f"bench {which} failed: {(proc.stderr.strip().splitlines() or ['no message'])[-1]}")

@@ -23,14 +23,14 @@ class BenchSize:
     fisher_samples: int  # images for the fast Fisher and the training pass it is compared with (a multiple of 256)
     loop_samples: int  # images for the per-example loop (one backward pass each: slow)
     train_samples: int  # images per round of the train bench (a multiple of the batch size: no ragged batch)
-    penalty_steps: int  # train steps per round of the penalty bench
+    penalty_steps: int  # train steps per round of the penalty bench (full: as many images as a train bench round)
     rounds: int  # timed rounds, after one warm-up round; every figure is the median over them
 
 
 SIZES = {
     "smoke": BenchSize("smoke", fisher_samples=256, loop_samples=16, train_samples=256, penalty_steps=4, rounds=3),
     # train: 48 batches of 64 per round, so that an epoch's fixed costs weigh on fit as little as on a real epoch
-    "full": BenchSize("paper", fisher_samples=1024, loop_samples=32, train_samples=3072, penalty_steps=8, rounds=7),
+    "full": BenchSize("paper", fisher_samples=1024, loop_samples=32, train_samples=3072, penalty_steps=48, rounds=7),
 }
 
 #: The issues' goals (for ``full``): bench -> key -> (">=" or "<=", bound).
@@ -38,6 +38,7 @@ TARGETS = {
     "fisher": {"speedup_vs_loop": (">=", 20.0), "cost_vs_train_pass": ("<=", 1.5)},
     "penalty": {f"ratio_online_k{k}": ("<=", 1.10) for k in KS},
     "train": {"speedup_vs_best_fit": (">=", 1.5), "online_k5_vs_plain": (">=", 0.90)},
+    "step": {},
 }
 
 
