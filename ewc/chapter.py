@@ -153,6 +153,14 @@ def calibration_candidates() -> tuple[dict[str, dict[str, dict[int, dict]]], lis
     return candidates, missing
 
 
+def rerun_check(profile: str) -> dict | None:
+    """The last ``--check-against-published`` report of ``profile``, or None."""
+    import json
+
+    path = suites.results_root() / profile / "rerun-check.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def suite_status(name: str, missing: list[str]):
     """A line saying how much of suite ``name`` has been run, and the command that runs the rest (Markdown)."""
     from ewc.tables import _md

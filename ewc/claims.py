@@ -170,6 +170,36 @@ def claims_table(judgements: list[Judgement]):
     return _md(markdown_table(header, rows, "lrrrll"))
 
 
+def floors_summary(judgements: list[Judgement]) -> str:
+    """'k of n floors met; not met: <claims>' over the judgements that carry a floor and have runs."""
+    floored = [j for j in judgements if j.claim.floor is not None and j.comparison is not None]
+    missed = [j.claim.text for j in floored if not j.floor_met]
+    text = f"{len(floored) - len(missed)} of {len(floored)} floors met"
+    return text + (f"; not met: {'; '.join(missed)}" if missed else "")
+
+
+def candidates_table(judged: dict[str, list[Judgement]]):
+    """One row per claim, one column per candidate (``{candidate: judgements of the same claims}``): the mean
+    difference, its 95 % interval and, for a claim with a floor, whether the floor is met (Markdown)."""
+    names = list(judged)
+    rows = []
+    for i, first in enumerate(judged[names[0]]):
+        row = [first.claim.text]
+        for name in names:
+            j = judged[name][i]
+            c = j.comparison
+            if c is None:
+                row.append(j.verdict)
+                continue
+            d = c.diff
+            cell = _signed(d.mean) + ("" if d.n < 2 else f" [{_signed(d.low)}, {_signed(d.high)}]")
+            if j.claim.floor is not None:
+                cell += f" **{'met' if j.floor_met else 'not met'}**"
+            row.append(cell)
+        rows.append(row)
+    return _md(markdown_table(["claim (points)", *names], rows, "l" + "r" * len(names)))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The book's claims
 

@@ -73,7 +73,8 @@ def markdown_table(header: list[str], rows: list[list], align: str | None = None
 
 
 def describe(config, mode: bool = True) -> str:
-    """A few lines naming everything that determines a run (without the mode for chapters that run several)."""
+    """A few lines naming everything that determines a chapter's runs but their seeds, which the chapters list (and
+    without the mode for chapters that show several)."""
     c = config
     net = "CNN (Appendix A)" if c.arch == "cnn" else f"MLP {'-'.join(map(str, [784, *c.mlp_hidden, 10]))}"
     perm = "pixel" if c.permutation == "pixel" else f"{c.block_size}×{c.block_size}-block"
@@ -83,7 +84,7 @@ def describe(config, mode: bool = True) -> str:
             f"network: {net}",
             f"tasks: {c.tasks} (MNIST + {c.tasks - 1} {perm} permutations), {c.train_size} train / {c.test_size} test "
             "images each",
-            f"training: {c.epochs} epoch(s) per task, batch {c.batch_size}, Adam lr {c.lr:g}, seed {c.seed}",
+            f"training: {c.epochs} epoch(s) per task, batch {c.batch_size}, Adam lr {c.lr:g}",
             f"penalty: λ = {c.lam:g}, {c.fisher_kind} Fisher on {c.fisher_samples} images",
         ]
     )
@@ -368,7 +369,7 @@ def penalty_bench_table(b: dict):
             k,
             f"{b['step_ms_none']:.1f}",
             f"{b[f'step_ms_online_k{k}']:.1f} ({b[f'ratio_online_k{k}']:.2f}×)",
-            f"{b[f'step_ms_all_k{k}']:.1f} ({b[f'ratio_all_k{k}']:.2f}×)",
+            f"{b[f'step_ms_all_k{k}']:.1f} ({b[f'ratio_all_k{k}']:.2f}×)" if f"step_ms_all_k{k}" in b else "not timed",
         ]
         for k in b["ks"]
     ]
@@ -442,10 +443,75 @@ def book_run_table(record: dict | None):
     rows = [
         ["wall time", f"{record['wall_s'] / 60:.1f} min"],
         ["peak resident memory (largest process)", f"{record['peak_rss_mib'] / 1024:.2f} GiB"],
+    ]
+    if record.get("peak_rss_all_processes_mib"):
+        rows.append(
+            ["peak resident memory (all processes together)", f"{record['peak_rss_all_processes_mib'] / 1024:.2f} GiB"]
+        )
+    if record.get("jobs"):
+        rows.append(["runs trained side by side", str(record["jobs"])])
+    rows += [
         ["finished", record["finished"]],
         ["CPUs, 1-minute load at the end", f"{record['cpu_count']}, {record['load_avg_1min_at_end']:.1f}"],
     ]
     return _md(markdown_table([f"`python -m ewc book --profile {record['profile']}`", ""], rows))
+
+
+def rerun_check_table(report: dict | None):
+    """What ``python -m ewc book --check-against-published`` found (``results/<profile>/rerun-check.json``): how the
+    rerun differed, whether the verdict lines held, and every group's mean ACC beside the published one, plus any
+    other mean outside its rerun interval (Markdown)."""
+    if report is None:
+        return _md("No rerun check is recorded at this profile yet (`python -m ewc book --check-against-published`).")
+    flags = f"`XLA_FLAGS={report['xla_flags']}`" if report.get("xla_flags") else "default XLA flags"
+    differs = report.get("runs_compared", 0) - report.get("runs_with_the_published_first_loss", 0)
+    lines = [
+        f"Rerun on {report.get('processor', 'an unknown CPU')} with {flags} and {report.get('jobs', '?')} run(s) side "
+        f"by side, finished {report['finished']}: {differs} of {report.get('runs_compared', '?')} runs computed "
+        f"differently from the published ones from their first training loss on. Checked lines (settings, seeds, "
+        f"verdicts) identical to the published ones: **{'yes' if report['checked_lines_identical'] else 'no'}**. "
+        f"Means inside the 95 % interval of a rerun's mean: **{sum(r['inside'] for r in report['means'])} of "
+        f"{len(report['means'])}** ({report.get('means_inside_published_intervals', '?')} inside the narrower "
+        f"published interval of the mean). The whole book from nothing took {report['wall_s'] / 60:.0f} min"
+        + (
+            f", {report['peak_rss_all_processes_mib'] / 1024:.1f} GiB at peak (all processes)."
+            if report.get("peak_rss_all_processes_mib")
+            else "."
+        ),
+        "",
+    ]
+    rows = [
+        [
+            r["group"],
+            r["metric"],
+            f"{r['published_mean']:.1f} [{r['published_interval'][0]:.1f}, {r['published_interval'][1]:.1f}]",
+            f"{r['rerun_mean']:.1f}",
+            f"[{r['rerun_interval'][0]:.1f}, {r['rerun_interval'][1]:.1f}]",
+            "yes" if r["inside"] else "**no**",
+        ]
+        for r in report["means"]
+        if r["metric"] == "ACC" or not r["inside"]
+    ]
+    header = ["runs", "mean of", "published (95 % interval)", "rerun", "interval for a rerun", "inside"]
+    return _md("\n".join(lines) + markdown_table(header, rows, "llrrrl"))
+
+
+def step_bench_table(b: dict):
+    """Where a training step's time goes, from ``ewc.bench.bench_step``'s dict (Markdown)."""
+    step = b["ms_step"]
+
+    def share(ms: float) -> str:
+        return f"{100 * ms / step:.0f} %"
+
+    rows = [
+        ["forward pass and loss", f"{b['ms_forward']:.1f}", share(b["ms_forward"])],
+        ["backward pass (gradient − forward)", f"{b['ms_backward']:.1f}", share(b["ms_backward"])],
+        ["Adam and joining the parts (step − gradient)", f"{b['ms_step_rest']:.1f}", share(b["ms_step_rest"])],
+        ["**the trainer's step** (no penalty)", f"**{step:.1f}**", "100 %"],
+        ["the Adam update alone, on stored gradients", f"{b['ms_update']:.1f}", share(b["ms_update"])],
+        ["online EWC's penalty (online step − step)", f"{b['ms_penalty']:+.1f}", share(b["ms_penalty"])],
+    ]
+    return _md(markdown_table(["part of a step", "ms per step", "share of the step"], rows) + _bench_note(b))
 
 
 def report_comparison(runs: dict) -> object:
