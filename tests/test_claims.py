@@ -56,3 +56,22 @@ def test_verdict_lines_hold_no_numbers():
     runs = {"none": {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(3)}}
     lines = claims.verdict_lines(claims.judge_all(claims.report_findings(3)[:1], runs))
     assert lines == ["Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned: reproduced"]
+
+
+def test_candidates_side_by_side_and_their_floors_summarized():
+    """Each candidate's column holds its own numbers; a candidate without some runs says so; the summary counts only
+    the floors that could be judged and names the ones missed."""
+    none = {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(4)}
+    good = {"none": none, "ewc-all": {s: three_tasks(0.95, 0.02, 0.9 + 0.01 * s) for s in range(4)}}
+    weak = {"none": none, "ewc-all": {s: three_tasks(0.95, 0.02, 0.7 + 0.01 * s) for s in range(4)}}
+    floors = [c for c in claims.report_findings(3) if c.floor is not None]
+    judged = {"good": claims.judge_all(floors, good), "weak": claims.judge_all(floors, weak)}
+    table = claims.candidates_table(judged).data.splitlines()
+    assert table[0] == "| claim (points) | good | weak |"
+    acc_row = next(line for line in table if "higher ACC than no penalty" in line and "Exp. 2" in line)
+    assert "+41.5" in acc_row.split("|")[2] and "+21.5" in acc_row.split("|")[3]  # ACC 91.5 / 71.5 against 50
+    assert "no runs" in next(line for line in table if line.startswith("| Exp. 3"))
+    # judged: Exp. 1, Exp. 2 ACC, tasks 1-3 above 80 (ewc-previous floors have no runs)
+    assert claims.floors_summary(judged["good"]) == "5 of 5 floors met"
+    weak_summary = claims.floors_summary(judged["weak"])
+    assert weak_summary.startswith("2 of 5 floors met; not met: ") and weak_summary.count("ends above 80 %") == 3

@@ -41,3 +41,54 @@ def test_seed_accuracy_band_is_the_mean_and_sample_sd():
     assert np.allclose(task1.get_ydata(), [80, 70])
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
     assert np.isclose(band.max(), 80 + 10) and np.isclose(band.min(), 70 - 10)  # sd of 90, 70, 80 (n - 1) = 10
+
+
+def test_rerun_check_table_says_what_differed_and_lists_acc_and_misses():
+    report = {
+        "xla_flags": "--xla_cpu_max_isa=AVX2",
+        "jobs": 2,
+        "processor": "Some CPU",
+        "finished": "2026-12-01 14:00 UTC",
+        "runs_compared": 38,
+        "runs_with_the_published_first_loss": 9,
+        "checked_lines_identical": True,
+        "means_inside_published_intervals": 40,
+        "wall_s": 3000.0,
+        "peak_rss_all_processes_mib": 3584.0,
+        "means": [
+            {
+                "group": "none",
+                "metric": "ACC",
+                "published_mean": 55.0,
+                "published_interval": [50.0, 60.0],
+                "rerun_mean": 57.0,
+                "rerun_interval": [45.0, 65.0],
+                "inside": True,
+            },
+            {
+                "group": "none",
+                "metric": "final task 1",
+                "published_mean": 15.0,
+                "published_interval": [10.0, 20.0],
+                "rerun_mean": 16.0,
+                "rerun_interval": [5.0, 25.0],
+                "inside": True,
+            },
+            {
+                "group": "ewc-all",
+                "metric": "final task 2",
+                "published_mean": 86.0,
+                "published_interval": [85.0, 87.0],
+                "rerun_mean": 90.0,
+                "rerun_interval": [84.0, 88.0],
+                "inside": False,
+            },
+        ],
+    }
+    text = tables.rerun_check_table(report).data
+    assert "`XLA_FLAGS=--xla_cpu_max_isa=AVX2`" in text and "29 of 38 runs computed differently" in text
+    assert "**yes**" in text and "**2 of 3**" in text and "50 min" in text and "3.5 GiB" in text
+    rows = [line for line in text.splitlines() if line.startswith("| none") or line.startswith("| ewc")]
+    assert [r.split("|")[2].strip() for r in rows] == ["ACC", "final task 2"]  # ACC rows, and any miss
+    assert rows[1].endswith("| **no** |")
+    assert "No rerun check" in tables.rerun_check_table(None).data
