@@ -37,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ewc.console import quiet_kernels
+from ewc.console import progress_stream, quiet_kernels
 from ewc.errors import EwcError
 from ewc.files import atomic_write
 from ewc.pdf import PDF_PATH, build_pdf, find_chromium
@@ -186,7 +186,7 @@ def train_pending(profile: str, progress: bool = True, jobs: int | None = None) 
         total=sum(run_pool.declared_images(c) for _, c, _ in pending),
         unit="img",
         unit_scale=True,
-        file=sys.stderr,
+        file=progress_stream(),
         disable=not progress,
         bar_format="{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} img [{elapsed}<{remaining}, "
         "{rate_fmt}] {postfix}",

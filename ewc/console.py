@@ -8,6 +8,11 @@ descriptor and add ``[IPKernelApp] WARNING | Kernel is running over TCP without 
 switched off from Python, so ``quiet_native_stderr`` puts a pipe in front of descriptor 2 and forwards every line except
 those (glog *informational* lines and the two fixed notices). Warnings, errors and fatal lines of glog, Python
 tracebacks and everything else pass through unchanged and in order.
+
+The filter forwards whole lines only, so a live progress display (which redraws one line with carriage returns)
+must not go through it: it would show only when its line ends, and a child's start-up line written after a redraw
+would join the display's line and escape the filter. ``progress_stream`` is the stream for such displays: the
+terminal itself while the filter is on.
 """
 
 from __future__ import annotations
@@ -63,15 +68,24 @@ def quiet_native_stderr():
     thread = threading.Thread(target=forward, name="stderr-filter", daemon=True)
     thread.start()
     quiet_native_stderr.active = True
+    quiet_native_stderr.terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
     try:
         yield
     finally:
         quiet_native_stderr.active = False
+        quiet_native_stderr.terminal.close()
+        quiet_native_stderr.terminal = None
         sys.stderr.flush()
         os.dup2(saved, 2)  # closes the pipe's last write end held by this process: the thread sees end of file
         thread.join(timeout=5)  # children that still hold the pipe (none normally) cannot block the exit
         if not thread.is_alive():
             os.close(saved)
+
+
+def progress_stream():
+    """Where live progress displays write: the terminal behind the filter while ``quiet_native_stderr`` is on
+    (bypassing it: see the module docstring), else ``sys.stderr``."""
+    return getattr(quiet_native_stderr, "terminal", None) or sys.stderr
 
 
 KERNEL_CONFIG = """# Written by ewc.console.quiet_kernels: keep native output (TensorFlow C++ start-up lines)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from ewc import results as res
 from ewc.config import RunConfig
+from ewc.console import progress_stream
 from ewc.data import Mnist
 from ewc.fisher import fisher_diagonal
 from ewc.model import build_model
@@ -230,6 +231,7 @@ def run(
             disable=not progress,
             leave=False,
             desc=config.mode,
+            file=progress_stream(),  # live through the CLI's stderr filter
         )
     for k in range(record["tasks_done"], n_tasks):
         task_train = task_eval = 0.0

@@ -98,3 +98,35 @@ def test_a_run_prints_no_tensorflow_chatter(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "", proc.stderr
     assert out.is_file()
+
+
+def test_progress_bypasses_the_line_filter_so_it_is_live_and_children_stay_filtered(tmp_path):
+    """A progress display redraws one line with carriage returns: through the line filter it would appear only when
+    the line ends, and a child's start-up line written after a redraw would join it and escape. It goes to the
+    terminal directly, at once; the child's noise on descriptor 2 is still dropped."""
+    script = tmp_path / "bar.py"
+    script.write_text(
+        "import os, subprocess, sys, time\n"
+        "from ewc.console import progress_stream, quiet_native_stderr\n"
+        "with quiet_native_stderr():\n"
+        "    bar = progress_stream()\n"
+        "    bar.write('\\r 10%|bar'); bar.flush()\n"
+        "    time.sleep(0.5)\n"
+        "    print('mid:', open(sys.argv[1]).read().count('10%|bar'), flush=True)\n"
+        "    subprocess.run([sys.executable, '-c', 'import os; os.write(2, b\"WARNING: All log messages before "
+        "absl::InitializeLog() is called are written to STDERR\\\\n\")'])\n"
+        "    bar.write('\\r100%|bar\\n'); bar.flush()\n"
+        "    print('a real error line', file=sys.stderr)\n"
+    )
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as f:
+        proc = subprocess.run(
+            [sys.executable, str(script), str(err)],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stderr=f,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    assert proc.returncode == 0 and proc.stdout == "mid: 1\n"  # the redraw reached the terminal before its line ended
+    text = err.read_text()
+    assert "absl" not in text and "a real error line" in text and text.count("|bar") == 2
