@@ -142,7 +142,7 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
     from ewc.results import write_json_atomic
 
     published_root = suites.results_root()
-    jobs = jobs or run_pool.default_jobs()
+    jobs = run_pool.default_jobs() if jobs is None else jobs
     scratch = _scratch_for(profile, jobs)
     results = scratch / "results"
     for other in published_root.iterdir():  # the reference suites the chapters show are not rerun, only shown

@@ -493,7 +493,18 @@ def rerun_check_table(report: dict | None):
         if r["metric"] == "ACC" or not r["inside"]
     ]
     header = ["runs", "mean of", "published (95 % interval)", "rerun", "interval for a rerun", "inside"]
-    return _md("\n".join(lines) + markdown_table(header, rows, "llrrrl"))
+    flips = [
+        f"* {d['chapter']}: published *{old.split(': ', 1)[-1]}*, rerun *{new.split(': ', 1)[-1]}*"
+        for d in report.get("line_differences", [])
+        for old, new in zip(d["published"], d["rerun"])
+    ]
+    text = "\n".join(lines) + "\n" + markdown_table(header, rows, "llrrrl")
+    if flips:
+        text += (
+            "\n\nChecked lines that differ (a claim whose interval nearly touches zero can land on either side):\n\n"
+        )
+        text += "\n".join(flips)
+    return _md(text)
 
 
 def step_bench_table(b: dict):

@@ -43,6 +43,9 @@ class Recorder:
     def set_postfix_str(self, text, refresh=True):
         self.texts.append(text)
 
+    def refresh(self):
+        pass
+
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
@@ -77,3 +80,43 @@ def test_a_failing_worker_names_its_run_and_stops_the_rest(isolated):
     with pytest.raises(run_pool.WorkerFailed, match=r"training none/seed-\d failed"):
         run_pool.train_runs(runs, jobs=2)
     assert time.monotonic() - started < 120  # the parent does not wait for ever on a dead worker
+
+
+def test_a_worker_killed_from_outside_stops_the_book_instead_of_hanging(isolated):
+    """A worker killed by the system (out of memory, a signal) never reports: the parent notices that it died."""
+    import multiprocessing
+    import os
+    import signal
+    import threading
+
+    runs = tiny_runs(isolated / "results")
+    outcome = []
+
+    def train():
+        try:
+            run_pool.train_runs(runs, jobs=2)
+            outcome.append(None)
+        except run_pool.WorkerFailed as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    victim = multiprocessing.active_children()[0]
+    os.kill(victim.pid, signal.SIGKILL)
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the parent hung on a dead worker"
+    assert isinstance(outcome[0], run_pool.WorkerFailed) and "died (exit code -9)" in str(outcome[0])
+
+
+def test_jobs_0_trains_in_this_process_with_the_same_bookkeeping(isolated):
+    import multiprocessing
+
+    runs = tiny_runs(isolated / "results")[:2]  # none/seed-0 and none/seed-1: two task-1 groups
+    bar = Recorder()
+    run_pool.train_runs(runs, jobs=0, bar=bar)
+    assert not multiprocessing.active_children()
+    assert all(json.loads(path.read_text())["complete"] for _, _, path in runs)
+    assert bar.n == sum(run_pool.declared_images(c) for _, c, _ in runs)
