@@ -43,6 +43,19 @@ def test_seed_accuracy_band_is_the_mean_and_sample_sd():
     assert np.isclose(band.max(), 80 + 10) and np.isclose(band.min(), 70 - 10)  # sd of 90, 70, 80 (n - 1) = 10
 
 
+def mean_row(group, metric, published, interval, rerun, rerun_interval):
+    """One row of a rerun report's ``means``, as ``ewc.rerun.compare_means`` writes it."""
+    return {
+        "group": group,
+        "metric": metric,
+        "published_mean": published,
+        "published_interval": interval,
+        "rerun_mean": rerun,
+        "rerun_interval": rerun_interval,
+        "inside": rerun_interval[0] <= rerun <= rerun_interval[1],
+    }
+
+
 def test_rerun_check_table_says_what_differed_and_lists_acc_and_misses():
     report = {
         "xla_flags": "--xla_cpu_max_isa=AVX2",
@@ -56,33 +69,9 @@ def test_rerun_check_table_says_what_differed_and_lists_acc_and_misses():
         "wall_s": 3000.0,
         "peak_rss_all_processes_mib": 3584.0,
         "means": [
-            {
-                "group": "none",
-                "metric": "ACC",
-                "published_mean": 55.0,
-                "published_interval": [50.0, 60.0],
-                "rerun_mean": 57.0,
-                "rerun_interval": [45.0, 65.0],
-                "inside": True,
-            },
-            {
-                "group": "none",
-                "metric": "final task 1",
-                "published_mean": 15.0,
-                "published_interval": [10.0, 20.0],
-                "rerun_mean": 16.0,
-                "rerun_interval": [5.0, 25.0],
-                "inside": True,
-            },
-            {
-                "group": "ewc-all",
-                "metric": "final task 2",
-                "published_mean": 86.0,
-                "published_interval": [85.0, 87.0],
-                "rerun_mean": 90.0,
-                "rerun_interval": [84.0, 88.0],
-                "inside": False,
-            },
+            mean_row("none", "ACC", 55.0, [50.0, 60.0], 57.0, [45.0, 65.0]),
+            mean_row("none", "final task 1", 15.0, [10.0, 20.0], 16.0, [5.0, 25.0]),
+            mean_row("ewc-all", "final task 2", 86.0, [85.0, 87.0], 90.0, [84.0, 88.0]),
         ],
     }
     text = tables.rerun_check_table(report).data
