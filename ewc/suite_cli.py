@@ -2,13 +2,15 @@
 
 Command line (``add_suite_commands`` registers it, and ``suite-job``, what each Snakemake job runs)::
 
-    python -m ewc suite NAME [--dry-run] [--cores N] [--jobs N] [--executor local|cluster-generic|slurm]
-                             [--snakemake-profile DIR] [--results-dir DIR]
+    python -m ewc suite NAME [--runs GLOB ...] [--dry-run] [--cores N] [--jobs N]
+                             [--executor local|cluster-generic|slurm] [--snakemake-profile DIR] [--results-dir DIR]
 
 The runs to train are those whose results file is not complete results of exactly their config; Snakemake is told
 to run exactly those (missing files by its own rule, the others by ``--forcerun``) and nothing else, whatever its
 metadata says (``--rerun-triggers mtime --ignore-incomplete``). ``--dry-run`` lists the runs, what each needs and an
 estimated time on this machine, from a few timed train and evaluation steps per network, and trains nothing.
+``--runs`` narrows either to the runs whose names match one of its shell-style patterns (``'none/*'``,
+``'*_lam-500/seed-[01]'``), so a long suite can be trained in the order its reader needs, a part per session.
 
 Snakemake's working directory is ``<results>/<suite>``: its metadata (``.snakemake/``), the jobs' logs (``logs/``)
 and this command's copy of Snakemake's output (``.snakemake/ewc-suite.log``) live there, beside the results.
@@ -17,6 +19,7 @@ and this command's copy of Snakemake's output (``.snakemake/ewc-suite.log``) liv
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import os
 import re
 import subprocess
@@ -50,6 +53,13 @@ def add_suite_commands(sub) -> None:
         "its last finished task. Suites: " + "; ".join(f"{k}: {d}" for k, (d, _) in SUITES.items()),
     )
     p.add_argument("name", metavar="NAME", help=f"the suite: {', '.join(SUITES)}")
+    p.add_argument(
+        "--runs",
+        metavar="GLOB",
+        nargs="+",
+        help="only the runs whose names match one of these shell-style patterns (quote them), e.g. "
+        "'none/*' '*_lam-500/seed-[01]' (default: every run)",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",
@@ -106,13 +116,16 @@ def cmd_suite(args) -> int:
             raise ConfigError(f"--{name} must be >= 1, got {value}")
     if args.snakemake_profile and not Path(args.snakemake_profile).is_dir():
         raise ConfigError(f"--snakemake-profile: no such directory: {args.snakemake_profile}")
+    if args.runs:
+        s = dataclasses.replace(s, runs=select_runs(s.runs, args.runs, s.name))
     root = Path(args.results_dir or results_root()).resolve()
     states = {run: status(config, s.path(run, root)) for run, config in s.runs.items()}
     if args.dry_run:
         return dry_run(s, root, states)
     todo = [run for run, state in states.items() if state != "done"]
+    chosen = "chosen " if args.runs else ""
     if not todo:
-        print(f"suite {s.name}: all {len(s.runs)} runs complete in {root / s.name}; nothing to run")
+        print(f"suite {s.name}: all {len(s.runs)} {chosen}runs complete in {root / s.name}; nothing to run")
         return 0
     workdir = root / s.name
     try:
@@ -121,24 +134,37 @@ def cmd_suite(args) -> int:
         raise ConfigError(f"cannot create {workdir}: {exc.strerror}") from None
     stale = [f"{run}.json" for run in todo if states[run] != "missing"]
     print(
-        f"suite {s.name}: {len(todo)} of {len(s.runs)} runs to train with Snakemake ({args.executor}) into {workdir}",
+        f"suite {s.name}: {len(todo)} of {len(s.runs)} {chosen}runs to train with Snakemake ({args.executor}) "
+        f"into {workdir}",
         flush=True,
     )
     started = time.time()
-    returncode, log = _snakemake(s.name, root, workdir, stale, args)
+    returncode, log = _snakemake(s.name, root, workdir, [f"{run}.json" for run in todo], stale, args)
     states = {run: status(config, s.path(run, root)) for run, config in s.runs.items()}
     failed = [run for run in todo if states[run] != "done"]
     if not failed and returncode == 0:
-        print(f"suite {s.name}: all {len(s.runs)} runs complete")
+        print(f"suite {s.name}: all {len(s.runs)} {chosen}runs complete")
         return 0
     print(f"error: {_failure(s.name, failed, workdir, log, started)}", file=sys.stderr)
     return 1
 
 
-def _snakemake(name: str, root: Path, workdir: Path, stale: list[str], args) -> tuple[int, Path]:
-    """Run Snakemake on the suite, printing a line per job started and finished (locally the jobs' own lines; on a
-    cluster, read from Snakemake's output, since the jobs print to the batch system's files); everything Snakemake
-    prints goes to ``.snakemake/ewc-suite.log``. Returns (exit status, that log)."""
+def select_runs(runs: dict, patterns: list[str], name: str) -> dict:
+    """The runs whose names match one of ``patterns`` (``fnmatch``: ``*``, ``?``, ``[01]``), in the suite's order.
+    A pattern that matches no run is a ConfigError naming it, since it is most likely a typo."""
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(run, pattern) for run in runs):
+            raise ConfigError(
+                f"--runs: {pattern!r} matches no run of suite {name} (see: python -m ewc suite {name} --dry-run)"
+            )
+    return {run: config for run, config in runs.items() if any(fnmatch.fnmatchcase(run, p) for p in patterns)}
+
+
+def _snakemake(name: str, root: Path, workdir: Path, targets: list[str], stale: list[str], args) -> tuple[int, Path]:
+    """Run Snakemake on the suite's ``targets`` (results files, relative to ``workdir``), printing a line per job
+    started and finished (locally the jobs' own lines; on a cluster, read from Snakemake's output, since the jobs
+    print to the batch system's files); everything Snakemake prints goes to ``.snakemake/ewc-suite.log``.
+    Returns (exit status, that log)."""
     local = args.executor == "local"
     cores = args.cores or os.cpu_count() or 1
     cmd = [
@@ -157,6 +183,7 @@ def _snakemake(name: str, root: Path, workdir: Path, stale: list[str], args) -> 
         "--rerun-triggers",
         "mtime",
         "--ignore-incomplete",
+        *targets,
     ]
     cmd += ["--forcerun", *stale] if stale else []
     profile = args.snakemake_profile or (None if local else WORKFLOW / "profiles" / args.executor)

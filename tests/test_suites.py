@@ -79,6 +79,32 @@ def test_a_deleted_results_file_is_retrained_alone(env, trained):
     assert status(suite("tiny").runs["none/seed-1"], path(env, "none/seed-1")) == "done"
 
 
+def test_runs_narrows_the_suite_to_the_runs_its_patterns_match(env, trained):
+    """Two runs missing, one chosen: only it is trained; the other is then trained by a pattern of its own. A pattern
+    matching no run is one error line and exit 2, with nothing trained."""
+    for run in ("none/seed-0", "ewc-all/seed-1"):
+        path(env, run).unlink()
+    listed = run_cli("suite", "tiny", "--runs", "none/*", "--dry-run", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "none/seed-1" in listed.stdout and "ewc-all" not in listed.stdout.split("runs into")[1]
+    assert "1 of 2 runs to train" in listed.stdout
+
+    proc = run_cli("suite", "tiny", "--runs", "none/*", "--cores", "2", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    started = [line for line in proc.stdout.splitlines() if "started" in line]
+    assert started == ["tiny/none/seed-0: started"], proc.stdout
+    assert "1 of 2 chosen runs to train" in proc.stdout
+    assert not path(env, "ewc-all/seed-1").exists()
+
+    assert_clean_failure(run_cli("suite", "tiny", "--runs", "ewc-all/seed-1", "ewc-onlin/*", env=env), "--runs")
+    assert not path(env, "ewc-all/seed-1").exists()
+
+    proc = run_cli("suite", "tiny", "--runs", "*/seed-1", "--cores", "2", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [line for line in proc.stdout.splitlines() if "started" in line] == ["tiny/ewc-all/seed-1: started"]
+    assert all(status(c, path(env, r)) == "done" for r, c in suite("tiny").runs.items())
+
+
 def mtimes_except(env, run):
     return mtimes(env, [other for other in SMOKE_RUNS if other != run])
 
