@@ -10,6 +10,7 @@ whose runs land on the same side of the interval; the numbers behind them are in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -111,6 +112,14 @@ class Judgement:
         return self.comparison.verdict
 
     @property
+    def rerun_keeps(self) -> float | None:
+        """The chance that a rerun over as many new seeds gives this verdict again (``stats.rerun_keeps_verdict``);
+        None without runs."""
+        if self.comparison is None:
+            return None
+        return stats.rerun_keeps_verdict(self.comparison.diff, self.claim.direction)
+
+    @property
     def floor_met(self) -> bool | None:
         if self.claim.floor is None or self.comparison is None:
             return None
@@ -149,12 +158,13 @@ def _signed(x: float) -> str:
 
 
 def claims_table(judgements: list[Judgement]):
-    """Claim, mean difference, its 95 % interval (paired by seed), seeds agreeing, floor, verdict (Markdown)."""
+    """Claim, mean difference, its 95 % interval (paired by seed), seeds agreeing, floor, verdict, and the chance
+    that a rerun over as many new seeds gives the same verdict (Markdown)."""
     rows = []
     for j in judgements:
         c = j.comparison
         if c is None:
-            rows.append([j.claim.text, "—", "—", "—", "—", j.verdict])
+            rows.append([j.claim.text, "—", "—", "—", "—", j.verdict, "—"])
             continue
         d = c.diff
         interval = "—" if d.n < 2 else f"{_signed(d.low)} to {_signed(d.high)}"
@@ -165,9 +175,64 @@ def claims_table(judgements: list[Judgement]):
             else f"{'≥' if j.claim.direction > 0 else '≤'} {bar:g}: {'met' if j.floor_met else 'not met'}"
         )
         agree = "—" if j.claim.direction == 0 else f"{c.agree}/{c.of}"
-        rows.append([j.claim.text, _signed(d.mean), interval, agree, floor, f"**{j.verdict}**"])
-    header = ["claim", "mean difference (points)", "95 % interval", "seeds agreeing", "floor", "verdict"]
-    return _md(markdown_table(header, rows, "lrrrll"))
+        rows.append([j.claim.text, _signed(d.mean), interval, agree, floor, f"**{j.verdict}**", _percent(j)])
+    header = [
+        "claim",
+        "mean difference (points)",
+        "95 % interval",
+        "seeds agreeing",
+        "floor",
+        "verdict",
+        "a rerun keeps it",
+    ]
+    return _md(markdown_table(header, rows, "lrrrllr"))
+
+
+def _percent(j: Judgement) -> str:
+    return f"{100 * j.rerun_keeps:.0f} %"
+
+
+def _fragile(j: Judgement) -> str:
+    """'52 % kept; about 19 seeds would settle it 9 times in 10' (no seed count for an equality: no number of seeds
+    shows one)."""
+    n = None if j.claim.direction == 0 else stats.seeds_to_resolve(j.comparison.diff)
+    return f"{_percent(j)} kept" + (f"; about {n} seeds would settle it 9 times in 10" if n else "")
+
+
+def rerun_expectation(judgements: list[Judgement], report: dict | None) -> str:
+    """How many of these verdicts a rerun over as many new seeds should change (the sum of each claim's chance of
+    changing, ``Judgement.rerun_keeps``); for the least stable, how many seeds would resolve them if their mean
+    difference is the true one (``stats.seeds_to_resolve``); and, given a rerun check's report (``ewc.rerun``),
+    which of them the last rerun changed (Markdown)."""
+    judged = [j for j in judgements if j.comparison is not None]
+    expected = sum(1 - j.rerun_keeps for j in judged)
+    fragile = sorted((j for j in judged if j.rerun_keeps < 0.8), key=lambda j: j.rerun_keeps)
+    text = (
+        f"A rerun over as many new seeds should change about **{expected:.1f} of these {len(judged)} verdicts** "
+        "(the sum of each claim's chance of changing, from its own seed spread)"
+    )
+    if fragile:
+        text += "; the least stable: " + "; ".join(f"*{j.claim.text}* ({_fragile(j)})" for j in fragile)
+    text += "."
+    if judged:
+        every = math.prod(j.rerun_keeps for j in judged)
+        text += f" Were the claims independent, a rerun would keep every verdict with probability {100 * every:.0f} %."
+    if report is not None:
+        texts = {j.claim.text for j in judged}
+        changed = sorted(
+            {
+                line.split(": ", 1)[1].rsplit(": ", 1)[0]
+                for d in report.get("line_differences", [])
+                for line in d["published"]
+                if line.split(": ", 1)[1].rsplit(": ", 1)[0] in texts
+            }
+        )
+        text += (
+            f" The last rerun check ({report['finished']}) changed **{len(changed)}** of them"
+            + (": " + "; ".join(f"*{c}*" for c in changed) if changed else "")
+            + "."
+        )
+    return _md(text)
 
 
 def floors_summary(judgements: list[Judgement]) -> str:

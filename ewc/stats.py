@@ -4,7 +4,8 @@ A run of this project is one draw from a wide distribution (the training is chao
 two machines' XLA code already move accuracies by points), so every claim the book makes is a statement about the
 seed distribution: the mean, its 95 % Student-t interval, and how many seeds agree. A claim is *reproduced* only when
 the interval excludes zero in the claimed direction, *contradicted* when it excludes zero in the other direction, and
-otherwise *not resolved at this scale*.
+otherwise *not resolved at this scale*. Such a verdict is itself a draw: ``rerun_keeps_verdict`` estimates how often a
+rerun with new seeds (or another machine's rounding) would give the same one.
 """
 
 from __future__ import annotations
@@ -161,6 +162,64 @@ def unpaired(a, b, direction: int = 1) -> Comparison:
             diff = Summary(mean, se, min(sa.n, sb.n), mean - half, mean + half)
     agree = sum(1 for x in a for y in b if (x - y) * direction > 0)
     return Comparison(diff, direction, agree, len(a) * len(b), False)
+
+
+def verdict_code(low, high, direction: int):
+    """The verdict of an interval [low, high] of a - b as a number (works on numpy arrays too): for a claimed
+    direction +1 or -1, 1 reproduced, -1 contradicted, 0 not resolved; for an equality (direction 0), 0 when the
+    interval holds zero (no difference resolved) and 1 when it excludes it (contradicted)."""
+    import numpy as np
+
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    if direction == 0:
+        return ((low > 0) | (high < 0)).astype(int)
+    lo, hi = np.minimum(low * direction, high * direction), np.maximum(low * direction, high * direction)
+    return np.where(lo > 0, 1, np.where(hi < 0, -1, 0))
+
+
+def rerun_keeps_verdict(diff: Summary, direction: int, rerun_n: int | None = None, draws: int = 20000) -> float:
+    """The probability that a rerun of ``rerun_n`` new seeds (default: as many as ``diff`` has) gives the verdict
+    that ``diff`` (per-seed differences a - b: mean, sd, n) gives, with the same rule (``verdict_code``).
+
+    The per-seed differences are taken as normal with unknown mean and sd, and both are drawn from their posterior
+    given ``diff`` (flat prior on the mean and on log sd): sd^2 = (n - 1) s^2 / chi^2(n - 1), mean ~ N(d, sd^2 / n).
+    Each draw then makes a rerun's mean and sd as a rerun of ``rerun_n`` seeds would, and its t interval. A verdict
+    whose interval ends near zero is kept about half the time, whatever the sample size; a large effect nearly
+    always. With one value (no interval) or no spread, a rerun gives the same verdict: 1.0. Monte Carlo with
+    ``draws`` draws from a fixed generator, so the same ``diff`` always gives the same number (its own error about
+    0.4 points at the default)."""
+    import numpy as np
+
+    n, m = diff.n, rerun_n or diff.n
+    if n < 2 or diff.sd == 0 or m < 2:
+        return 1.0
+    rng = np.random.default_rng(0)
+    sigma = diff.sd * np.sqrt((n - 1) / rng.chisquare(n - 1, draws))
+    mu = rng.normal(diff.mean, sigma / np.sqrt(n))
+    rerun_mean = rng.normal(mu, sigma / np.sqrt(m))
+    rerun_sd = sigma * np.sqrt(rng.chisquare(m - 1, draws) / (m - 1))
+    half = t975(m - 1) * rerun_sd / np.sqrt(m)
+    published = verdict_code(diff.low, diff.high, direction)
+    return float(np.mean(verdict_code(rerun_mean - half, rerun_mean + half, direction) == published))
+
+
+Z90 = 1.2816  # the 0.90 quantile of the standard normal
+
+
+def seeds_to_resolve(diff: Summary, power: float = 0.9) -> int | None:
+    """How many seeds a run of the claim needs for its 95 % interval to exclude zero ``power`` of the time, if the
+    mean difference and sd of ``diff`` are the true ones: the smallest n >= 2 with
+    sqrt(n) |mean| / sd >= t975(n - 1) + z(power), the usual normal approximation of the t test's power (it errs by a
+    seed or so at small n). None when the mean is zero or there is no sd to judge by; only power 0.9 is tabulated."""
+    if power != 0.9:
+        raise ValueError("seeds_to_resolve knows the 0.90 quantile only")
+    if diff.n < 2 or diff.sd == 0 or diff.mean == 0:
+        return None
+    ratio = abs(diff.mean) / diff.sd
+    n = 2
+    while math.sqrt(n) * ratio < t975(n - 1) + Z90:
+        n += 1
+    return n
 
 
 def against_noise(difference: float, noise_sd: float, direction: int = 1) -> str:

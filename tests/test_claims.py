@@ -75,3 +75,29 @@ def test_candidates_side_by_side_and_their_floors_summarized():
     assert claims.floors_summary(judged["good"]) == "5 of 5 floors met"
     weak_summary = claims.floors_summary(judged["weak"])
     assert weak_summary.startswith("2 of 5 floors met; not met: ") and weak_summary.count("ends above 80 %") == 3
+
+
+def test_rerun_expectation_sums_the_chances_and_names_what_the_last_rerun_changed():
+    """A claim far from zero is kept by a rerun; one whose interval ends near zero about half the time; the text sums
+    the chances of change, gives the fragile claim a seed count that resolves it, and names the claims a rerun
+    check's report changed (matched by claim text, whatever chapter and cell printed them)."""
+    clear = {s: three_tasks(0.95, 0.30 + 0.01 * s, 0.5) for s in range(5)}  # task 1 loses 30-34 points
+    runs = {"none": clear, "ewc-all": {s: three_tasks(0.95, 0.02, 0.80 + 0.01 * s) for s in range(5)}}
+    judged = claims.judge_all(claims.report_findings(3)[:5], runs)  # Exp. 1, Exp. 2 ACC, tasks 1-3 above 80 %
+    by_text = {j.claim.text: j for j in judged}
+    assert by_text["Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned"].rerun_keeps > 0.99
+    edge = by_text["Exp. 2: under EWC on every task, task 3 ends above 80 %"]  # 80-84 %: interval starts near 80
+    assert edge.comparison.diff.low < 80.5 - 80 and 0.3 < edge.rerun_keeps < 0.9
+    expected = sum(1 - j.rerun_keeps for j in judged if j.comparison is not None)
+    report = {
+        "finished": "2026-01-01 00:00 UTC",
+        "line_differences": [
+            {"chapter": "a", "published": [f"cell 3: {edge.claim.text}: reproduced"], "rerun": ["..."]},
+            {"chapter": "b", "published": [f"cell 9: {edge.claim.text}: reproduced", "cell 9: not a claim: x"]},
+        ],
+    }
+    text = claims.rerun_expectation(judged, report).data
+    assert f"about **{expected:.1f} of these {len(judged)} verdicts**" in text
+    assert f"*{edge.claim.text}* ({100 * edge.rerun_keeps:.0f} % kept; about " in text and "settle it 9 times" in text
+    assert text.endswith(f"changed **1** of them: *{edge.claim.text}*.")
+    assert "changed" not in claims.rerun_expectation(judged, None).data
