@@ -80,7 +80,8 @@ def plot_seed_bands(results_by_mode: dict[str, list[dict]], ax=None, title: str 
     epochs_per_task = next(iter(results_by_mode.values()))[0]["config"]["epochs"]
     for boundary in range(epochs_per_task, curves.shape[1], epochs_per_task):
         ax.axvline(boundary + 0.5, color="0.85", linewidth=0.8, zorder=0)
-    ax.set(xlabel="epoch (global)", ylabel="mean accuracy over learned tasks (%)", ylim=(0, 100))
+    xlabel = "tasks learned" if epochs_per_task == 1 else "epoch (global)"  # one accuracy row per task
+    ax.set(xlabel=xlabel, ylabel="mean accuracy over learned tasks (%)", ylim=(0, 100))
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="lower left", fontsize="small")
     ax.set_title(title or "Mean over seeds ± 1 sd")

@@ -649,11 +649,13 @@ def seed_grid_table(
     return _md(markdown_table([f"{corner}, mean ± sd (seeds)", *cols], cells))
 
 
-def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]]):
-    """Published mean ± SEM beside ours (ACC in %, mean ± SEM over our seeds) and the difference in points."""
+def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]], source: str):
+    """Published ACC (%, mean ± SEM) beside ours (mean ± SEM over our seeds) and ours minus theirs with its 95 %
+    interval: t(n - 1) times both SEMs added in quadrature (theirs, over 20 seeds, is the smaller). ``source`` names
+    the published work in the header (Markdown)."""
     import math
 
-    from ewc.stats import summarize
+    from ewc.stats import summarize, t975
 
     rows = []
     for mode, (mean, sem) in published.items():
@@ -662,8 +664,44 @@ def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, d
             rows.append([mode, f"{mean:.2f} ± {sem:.2f}", "not run yet", "—"])
             continue
         s = summarize([100 * r["metrics"]["acc"] for r in runs.values()])
-        our_sem = s.sd / math.sqrt(s.n) if s.n > 1 else float("nan")
-        ours_text = f"{s.mean:.2f} ± {our_sem:.2f} ({s.n} seeds)" if s.n > 1 else f"{s.mean:.2f} (1 seed)"
-        rows.append([mode, f"{mean:.2f} ± {sem:.2f}", ours_text, f"{s.mean - mean:+.2f}"])
-    header = ["method", "van de Ven & Tolias 2019, ACC % (mean ± SEM, 20 seeds)", "this suite, ACC %", "ours − theirs"]
+        diff = f"{s.mean - mean:+.2f}"
+        if s.n > 1:
+            our_sem = s.sd / math.sqrt(s.n)
+            half = t975(s.n - 1) * math.hypot(our_sem, sem)
+            ours_text = f"{s.mean:.2f} ± {our_sem:.2f} ({s.n} seeds)"
+            diff += f" [{s.mean - mean - half:+.2f}, {s.mean - mean + half:+.2f}]"
+        else:
+            ours_text = f"{s.mean:.2f} (1 seed)"
+        rows.append([mode, f"{mean:.2f} ± {sem:.2f}", ours_text, diff.replace("-", "−")])
+    header = [
+        "method",
+        f"{source}, ACC % (mean ± SEM)",
+        "this suite, ACC % (mean ± SEM)",
+        "ours − theirs, points [95 % interval]",
+    ]
     return _md(markdown_table(header, rows, "lrrr"))
+
+
+def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, float]):
+    """ACC (%) of one run per λ and mode (``{mode: {λ: result}}``, ``None`` for a run not made yet), one row per λ,
+    one column per mode; the λ in ``chosen`` (``{mode: λ}``) is marked, the best ACC of each column is bold
+    (Markdown)."""
+    modes = list(grid)
+    lams = sorted({lam for runs in grid.values() for lam in runs} | set(chosen.values()))
+    best = {
+        m: max((lam for lam, r in grid[m].items() if r), key=lambda lam: grid[m][lam]["metrics"]["acc"], default=None)
+        for m in modes
+    }
+    rows = []
+    for lam in lams:
+        row = [f"{lam:g}"]
+        for m in modes:
+            r = grid[m].get(lam)
+            cell = "—" if r is None else f"{100 * r['metrics']['acc']:.2f}"
+            if r is not None and lam == best[m]:
+                cell = f"**{cell}**"
+            if chosen.get(m) == lam:
+                cell += " (their choice)"
+            row.append(cell)
+        rows.append(row)
+    return _md(markdown_table(["λ", *[f"{m}, ACC %" for m in modes]], rows, "r" + "r" * len(modes)))

@@ -81,3 +81,31 @@ def test_rerun_check_table_says_what_differed_and_lists_acc_and_misses():
     assert [r.split("|")[2].strip() for r in rows] == ["ACC", "final task 2"]  # ACC rows, and any miss
     assert rows[1].endswith("| **no** |")
     assert "No rerun check" in tables.rerun_check_table(None).data
+
+
+def acc_run(acc):
+    return {"metrics": {"acc": acc}}
+
+
+def test_benchmark_table_puts_ours_beside_theirs_with_an_interval_of_the_difference():
+    """Two seeds at 80 % and 82 %: mean 81, SEM 1; against 78.51 ± 0.24 the difference is +2.49 with half-width
+    t(1) sqrt(1 + 0.24^2) = 12.706 * 1.02840 = 13.07; one seed gives no interval; no seed says so."""
+    published = {"none": (78.51, 0.24), "ewc-all": (94.31, 0.11), "ewc-online": (94.42, 0.13)}
+    ours = {"none": {0: acc_run(0.80), 1: acc_run(0.82)}, "ewc-all": {2: acc_run(0.95)}}
+    lines = tables.benchmark_table(published, ours, "them").data.splitlines()
+    assert "them, ACC % (mean ± SEM)" in lines[0]
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in lines[2:]}
+    assert rows["none"][2] == "81.00 ± 1.00 (2 seeds)"
+    assert rows["none"][3].rstrip(" |") == "+2.49 [−10.58, +15.56]"
+    assert rows["ewc-all"][2] == "95.00 (1 seed)" and rows["ewc-all"][3].rstrip(" |") == "+0.69"
+    assert rows["ewc-online"][2] == "not run yet"
+
+
+def test_lambda_grid_table_marks_their_choice_and_our_best():
+    grid = {"ewc-all": {1.0: acc_run(0.80), 100.0: acc_run(0.93), 1e4: acc_run(0.90)}, "ewc-online": {1.0: None}}
+    lines = tables.lambda_grid_table(grid, {"ewc-all": 500.0, "ewc-online": 100.0}).data.splitlines()
+    assert lines[0] == "| λ | ewc-all, ACC % | ewc-online, ACC % |"
+    cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in lines[2:]}
+    assert list(cells) == ["1", "100", "500", "10000"]
+    assert cells["100"][0] == "**93.00**" and cells["1"][0] == "80.00"
+    assert cells["500"][0] == "— (their choice)" and cells["100"][1].rstrip(" |") == "— (their choice)"
