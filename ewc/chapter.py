@@ -143,13 +143,13 @@ def suite_progress(name: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
 
 
 def calibration_candidates() -> tuple[dict[str, dict[str, dict[int, dict]]], list[str]]:
-    """The ``calibration`` suite's runs as ``{"λ = 500": {mode: {seed: result}}}`` (no penalty, which does not
-    depend on λ, shared by every candidate), and the names of its runs still missing."""
+    """The ``calibration`` suite's runs as ``{candidate label: {mode: {seed: result}}}`` (no penalty, which does not
+    depend on λ, shared by the candidates with the same images), and the names of its runs still missing."""
     groups, missing = suite_progress("calibration")
     candidates = {}
-    for lam, modes in suites.CALIBRATION_CANDIDATES:
-        runs = {m: groups.get(suites.calibration_group(m, lam), {}) for m in ("ewc-all", "ewc-previous") if m in modes}
-        candidates[f"λ = {lam:,.0f}"] = {"none": groups.get("none", {}), **runs}
+    for candidate in suites.CALIBRATION_CANDIDATES:
+        modes = ("none", *(m for m in ("ewc-all", "ewc-previous") if m in candidate.modes))
+        candidates[candidate.label] = {m: groups.get(candidate.group(m), {}) for m in modes}
     return candidates, missing
 
 

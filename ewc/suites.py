@@ -16,11 +16,12 @@ Suites (built when asked for, so that a suite needing fields this version of Run
   for 5 epochs per task; none, ewc-all, ewc-previous, ewc-online at the report's lambda 200, plus ewc-all at
   ``REPORT_SCALE_CALIBRATED_LAM``; seeds 0-1.
 * ``vandeven2019``: van de Ven & Tolias's domain-incremental permuted MNIST (below); none, EWC and online EWC.
-* ``calibration``: candidates for the ``quick`` profile (``CALIBRATION_CANDIDATES``): the profile's values
-  before the calibration (4,000 images x 4 epochs per task, λ 1,000) with the report's three experiments over the
-  book's five seeds, and other λ with EWC on every task over the same seeds (its floors are the ones that failed).
-  The Experiments chapter compares their seed spreads with the calibration's floors. Run names carry λ
-  (``ewc-all_lam-500/seed-2``), so they do not change when the profile does.
+* ``calibration``: candidates for the ``quick`` profile (``CALIBRATION_CANDIDATES``), each over the book's five
+  seeds at the same cost per task: the profile's values before the calibration (4,000 images x 4 epochs per task,
+  λ 1,000) with the report's three experiments; other λ with EWC on every task (its floors are the ones that
+  failed); 16,000 distinct images seen once, with the three experiments. The Experiments chapter compares their seed
+  spreads with the calibration's floors. Run names carry λ and the images (``ewc-all_lam-500/seed-2``,
+  ``none_images-16000/seed-0``), and configs pin every value, so neither changes when the profile does.
 * ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200), modes
   none, ewc-all, ewc-previous, seed 0.
 
@@ -204,23 +205,62 @@ def _vandeven2019() -> dict:
     return _runs(configs, lambda c: c.mode != "none")
 
 
-#: The candidates of the ``quick`` profile's calibration: (λ, modes), each over the book's five seeds, with the rest of
-#: the profile as ``ewc/profiles/quick.yaml`` had it before the calibration (4,000 images x 4 epochs, λ 1,000).
-CALIBRATION_CANDIDATES = ((1000.0, ("none", "ewc-all", "ewc-previous")), (500.0, ("ewc-all",)), (2000.0, ("ewc-all",)))
+@dataclass(frozen=True)
+class CalibrationCandidate:
+    """One candidate of the ``quick`` profile's calibration: the report's experiments in ``modes`` over the book's
+    five seeds, at λ ``lam`` with ``images`` distinct training images per task seen for ``passes`` passes. Every
+    candidate takes the same 250 Adam steps of 64 images per task (``iterations``: 16,000 images' worth), so they
+    cost the same; the rest is the profile's (Appendix A CNN, Adam 3.5e-3, 500 Fisher images, 1,000 test images)."""
+
+    lam: float
+    modes: tuple[str, ...]
+    images: int = 4000
+    passes: int = 4
+
+    @property
+    def label(self) -> str:
+        """The candidate's column title: '4,000 images × 4, λ = 1,000'."""
+        return f"{self.images:,} images × {self.passes}, λ = {self.lam:,.0f}"
+
+    def group(self, mode: str) -> str:
+        """``ewc-all_lam-500``; ``none`` (no penalty does not depend on λ); ``_images-16000`` appended for a
+        candidate with other than the first calibration's 4,000 images (names stay as the first candidates had them)."""
+        base = mode if mode == "none" else f"{mode}_lam-{self.lam:g}"
+        return base + ("" if self.images == 4000 else f"_images-{self.images}")
+
+    def config(self, mode: str, seed: int) -> RunConfig:
+        # four passes are four epochs (one accuracy row each); other passes take the same 250 steps as iterations,
+        # still with four accuracy rows per task
+        iterations = 0 if self.passes == 4 else self.images * self.passes // 64
+        return make_config(
+            "quick",
+            mode=mode,
+            seed=seed,
+            lam=self.lam,
+            train_size=self.images,
+            epochs=4,
+            iterations=iterations,
+            batch_size=64,
+        )
 
 
-def calibration_group(mode: str, lam: float) -> str:
-    """``ewc-all_lam-500``; ``none`` (no penalty does not depend on λ)."""
-    return mode if mode == "none" else f"{mode}_lam-{lam:g}"
+#: The candidates of the ``quick`` profile's calibration, in the order they were tried: the profile's values before
+#: the calibration (4,000 images x 4 epochs, λ 1,000) with the report's three experiments; λ 500 and 2,000 with EWC
+#: on every task, whose floors are the ones that failed; and 16,000 distinct images seen once, at the same cost.
+CALIBRATION_CANDIDATES = (
+    CalibrationCandidate(1000.0, ("none", "ewc-all", "ewc-previous")),
+    CalibrationCandidate(500.0, ("ewc-all",)),
+    CalibrationCandidate(2000.0, ("ewc-all",)),
+    CalibrationCandidate(1000.0, ("none", "ewc-all", "ewc-previous"), images=16000, passes=1),
+)
 
 
 def _calibration() -> dict:
     runs = {}
-    for lam, modes in CALIBRATION_CANDIDATES:
-        for mode in modes:
+    for candidate in CALIBRATION_CANDIDATES:
+        for mode in candidate.modes:
             for seed in range(BOOK_SEEDS["quick"][0]):
-                config = make_config("quick", mode=mode, train_size=4000, epochs=4, lam=lam, seed=seed)
-                runs[f"{calibration_group(mode, lam)}/seed-{seed}"] = config
+                runs[f"{candidate.group(mode)}/seed-{seed}"] = candidate.config(mode, seed)
     return runs
 
 
