@@ -72,19 +72,50 @@ def markdown_table(header: list[str], rows: list[list], align: str | None = None
 # Configurations
 
 
+def training_length(config) -> str:
+    """How long each task trains, from a RunConfig or a results file's config dict: '4 epochs × 4,000 images' or,
+    when the profile counts steps (``iterations``), '250 steps of 64 over 16,000 images (1 pass)'."""
+    c = config if isinstance(config, dict) else config.to_dict()
+    if not c.get("iterations"):
+        return f"{c['epochs']} epoch(s) × {c['train_size']:,} images"
+    passes = c["iterations"] * c["batch_size"] / c["train_size"]
+    return (
+        f"{c['iterations']:,} steps of {c['batch_size']} over {c['train_size']:,} images ({passes:.3g} pass"
+        + ("" if passes == 1 else "es")
+        + ")"
+    )
+
+
+def passes_per_task(config: dict) -> float:
+    """Passes over a task's training images (a results file's config dict): the epochs, or the steps' share."""
+    if not config.get("iterations"):
+        return float(config["epochs"])
+    return config["iterations"] * config["batch_size"] / config["train_size"]
+
+
 def describe(config, mode: bool = True) -> str:
     """A few lines naming everything that determines a chapter's runs but their seeds, which the chapters list (and
     without the mode for chapters that show several)."""
     c = config
-    net = "CNN (Appendix A)" if c.arch == "cnn" else f"MLP {'-'.join(map(str, [784, *c.mlp_hidden, 10]))}"
+    net = "CNN (Appendix A)" if c.arch == "cnn" else f"MLP {'-'.join(map(str, [c.image_size**2, *c.mlp_hidden, 10]))}"
     perm = "pixel" if c.permutation == "pixel" else f"{c.block_size}×{c.block_size}-block"
+    tasks = (
+        f"{c.tasks} {perm} permutations of MNIST" if c.permute_first else f"MNIST + {c.tasks - 1} {perm} permutations"
+    )
+    if c.image_size != 28:
+        tasks += f", zero-padded to {c.image_size}×{c.image_size}"
     return "\n".join(
         [
             f"profile {c.profile}" + (f", mode {c.mode}" if mode else ""),
             f"network: {net}",
-            f"tasks: {c.tasks} (MNIST + {c.tasks - 1} {perm} permutations), {c.train_size} train / {c.test_size} test "
-            "images each",
-            f"training: {c.epochs} epoch(s) per task, batch {c.batch_size}, Adam lr {c.lr:g}",
+            f"tasks: {c.tasks} ({tasks}), {c.train_size} train / {c.test_size} test images each",
+            (
+                f"training: {c.epochs} epoch(s) per task"
+                if not c.iterations
+                else f"training: {c.iterations} steps per task ({passes_per_task(c.to_dict()):.3g} pass(es)), "
+                f"accuracy measured {'once' if c.epochs == 1 else f'{c.epochs} times'}"
+            )
+            + f", batch {c.batch_size}, Adam lr {c.lr:g}",
             f"penalty: λ = {c.lam:g}, {c.fisher_kind} Fisher on {c.fisher_samples} images",
         ]
     )
@@ -194,7 +225,7 @@ def reading(result):
     if mode in REPORT_OBSERVED:
         parts.append(f"The report observed that {REPORT_OBSERVED[mode]}.")
         parts.append(_agreement(mode, r, m))
-    parts.append(f"(Profile `{c['profile']}`: {c['tasks']} tasks × {c['epochs']} epoch(s), λ = {c['lam']:g}.)")
+    parts.append(f"(Profile `{c['profile']}`: {c['tasks']} tasks, {training_length(c)} each, λ = {c['lam']:g}.)")
     return _md(" ".join(p for p in parts if p))
 
 
@@ -334,11 +365,12 @@ def difference(label: str, a: dict, b: dict, key: str = "acc") -> str:
 
 
 def timing_table(result):
-    """Seconds per training epoch and for each Fisher diagonal, task by task, from a results file's timings."""
-    t, epochs = result["timings"], result["config"]["epochs"]
+    """Seconds per pass over a task's training images (an epoch) and for each Fisher diagonal, task by task, from a
+    results file's timings."""
+    t, passes = result["timings"], passes_per_task(result["config"])
     rows = []
     for k, train_s in enumerate(t["train_s"]):
-        epoch_s = train_s / epochs
+        epoch_s = train_s / passes
         fisher_s = t["fisher_s"][k] if k < len(t["fisher_s"]) else None
         rows.append(
             [
@@ -348,7 +380,8 @@ def timing_table(result):
                 "—" if fisher_s is None else f"{fisher_s / epoch_s:.3f}",
             ]
         )
-    return _md(markdown_table(["", "one training epoch (s)", "Fisher diagonal (s)", "Fisher / epoch"], rows))
+    header = ["", "one pass over the task's images (s)", "Fisher diagonal (s)", "Fisher / pass"]
+    return _md(markdown_table(header, rows))
 
 
 def _bench_note(b: dict) -> str:
@@ -541,7 +574,7 @@ def report_comparison(runs: dict) -> object:
         [
             "training per task",
             "30 epochs × 60,000 images, Adam 1e-4, λ = 200",
-            f"{c['epochs']} epochs × {c['train_size']:,} images, Adam {c['lr']:g}, λ = {c['lam']:g} (`{c['profile']}`)",
+            f"{training_length(c)}, Adam {c['lr']:g}, λ = {c['lam']:g} (`{c['profile']}`)",
         ],
         ["seeds", "one run", f"{len(runs['none'])} per experiment"],
         ["no penalty: task 1 right after learning it", "almost 100 %", f"{over('none', lambda r: 100 * r[0][0])} %"],

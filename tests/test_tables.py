@@ -21,7 +21,7 @@ def test_report_comparison_reads_each_cell_from_the_matrices_over_seeds():
     assert rows["no penalty: tasks 2 to 3 right after learning each"].endswith("| 88.0 ± 1.4 % |")
     assert rows["EWC on every task: lowest task at the end"].endswith("| 83.0 % |")
     assert rows["EWC on the previous task: task 1 at the end"].endswith("| 88.0 % (EWC on every task: 92.0 %) |")
-    assert "4 epochs × 4,000 images, Adam 0.0035, λ = 1000 (`quick`)" in rows["training per task"]
+    assert "4 epoch(s) × 4,000 images, Adam 0.0035, λ = 1000 (`quick`)" in rows["training per task"]
 
 
 def test_seed_accuracy_band_is_the_mean_and_sample_sd():
@@ -109,3 +109,22 @@ def test_lambda_grid_table_marks_their_choice_and_our_best():
     assert list(cells) == ["1", "100", "500", "10000"]
     assert cells["100"][0] == "**93.00**" and cells["1"][0] == "80.00"
     assert cells["500"][0] == "— (their choice)" and cells["100"][1].rstrip(" |") == "— (their choice)"
+
+
+def test_training_length_and_description_count_steps_when_the_profile_does():
+    """By epochs: '4 epoch(s) × 4,000 images' and the chapters' old line; by steps: 250 steps of 64 images over 16,000
+    images is one pass (a sixteenth of the steps would be 1/16), and the description says how often accuracy is
+    measured, and which tasks are permuted and padded."""
+    from ewc.config import make_config
+
+    by_epochs = make_config("quick", train_size=4000, epochs=4, iterations=0)
+    assert tables.training_length(by_epochs) == "4 epoch(s) × 4,000 images"
+    assert "training: 4 epoch(s) per task, batch 64, Adam lr 0.0035" in tables.describe(by_epochs)
+    by_steps = make_config("quick", train_size=16000, epochs=4, iterations=250)
+    assert tables.training_length(by_steps.to_dict()) == "250 steps of 64 over 16,000 images (1 pass)"
+    assert tables.passes_per_task({**by_steps.to_dict(), "iterations": 125}) == 0.5
+    assert "training: 250 steps per task (1 pass(es)), accuracy measured 4 times, batch 64" in tables.describe(by_steps)
+    padded = make_config("paper", arch="mlp", mlp_hidden=(1000, 1000), tasks=10, image_size=32, permute_first=True)
+    lines = tables.describe(padded).splitlines()
+    assert lines[1] == "network: MLP 1024-1000-1000-10"
+    assert lines[2].startswith("tasks: 10 (10 pixel permutations of MNIST, zero-padded to 32×32)")
