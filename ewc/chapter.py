@@ -153,12 +153,18 @@ def calibration_candidates() -> tuple[dict[str, dict[str, dict[int, dict]]], lis
     return candidates, missing
 
 
-def rerun_check(profile: str) -> dict | None:
-    """The last ``--check-against-published`` report of ``profile``, or None."""
+def rerun_check(profile: str, current_only: bool = False) -> dict | None:
+    """The last ``--check-against-published`` report of ``profile``, or None. Its ``current`` says whether it checked
+    the profile's present values (a report made before the profile changed, or one too old to record them, did
+    not); with ``current_only`` such a report is None."""
     import json
 
     path = suites.results_root() / profile / "rerun-check.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    report["current"] = normalize_stored(report.get("profile_config")) == config(profile).to_dict()
+    return None if current_only and not report["current"] else report
 
 
 def suite_status(name: str, missing: list[str]):

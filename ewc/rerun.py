@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from ewc.config import make_config
+
 SCRATCH = Path("_build") / "rerun"
 
 
@@ -183,6 +185,7 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
     same_loss = [n for n in rerun_losses if published_losses.get(n) == rerun_losses[n]]
     report = {
         "profile": profile,
+        "profile_config": make_config(profile).to_dict(),  # which values of the profile were checked
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "jobs": jobs,
         "machine": platform.machine(),

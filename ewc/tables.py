@@ -496,6 +496,13 @@ def rerun_check_table(report: dict | None):
     other mean outside its rerun interval (Markdown)."""
     if report is None:
         return _md("No rerun check is recorded at this profile yet (`python -m ewc book --check-against-published`).")
+    stale = (
+        "**This check ran at earlier values of the profile than the published runs'**: it tells how much a rerun "
+        "moved the book then, not whether the present runs survive one (`python -m ewc book "
+        "--check-against-published` checks them).\n\n"
+        if not report.get("current", True)
+        else ""
+    )
     flags = f"`XLA_FLAGS={report['xla_flags']}`" if report.get("xla_flags") else "default XLA flags"
     differs = report.get("runs_compared", 0) - report.get("runs_with_the_published_first_loss", 0)
     lines = [
@@ -531,7 +538,7 @@ def rerun_check_table(report: dict | None):
         for d in report.get("line_differences", [])
         for old, new in zip(d["published"], d["rerun"])
     ]
-    text = "\n".join(lines) + "\n" + markdown_table(header, rows, "llrrrl")
+    text = stale + "\n".join(lines) + "\n" + markdown_table(header, rows, "llrrrl")
     if flips:
         text += (
             "\n\nChecked lines that differ (a claim whose interval nearly touches zero can land on either side):\n\n"

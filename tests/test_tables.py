@@ -83,6 +83,31 @@ def test_rerun_check_table_says_what_differed_and_lists_acc_and_misses():
     assert "No rerun check" in tables.rerun_check_table(None).data
 
 
+def test_a_rerun_check_of_earlier_profile_values_is_said_to_be_stale(tmp_path, monkeypatch):
+    """A report that checked other values of the profile (or, written before reports recorded them, none) is not the
+    present runs' check: the table says so first, and ``current_only`` drops it."""
+    import json
+
+    from ewc import chapter
+    from ewc.config import make_config
+
+    monkeypatch.setenv("EWC_RESULTS_DIR", str(tmp_path))
+    (tmp_path / "quick").mkdir()
+    path = tmp_path / "quick" / "rerun-check.json"
+    report = {"finished": "x", "wall_s": 60.0, "checked_lines_identical": True, "means": []}
+    assert chapter.rerun_check("quick") is None
+    for stored, current in (
+        (None, False),
+        (make_config("quick", train_size=make_config("quick").train_size + 1).to_dict(), False),
+        (make_config("quick").to_dict(), True),
+    ):
+        path.write_text(json.dumps({**report, **({"profile_config": stored} if stored else {})}))
+        assert chapter.rerun_check("quick")["current"] is current
+        assert (chapter.rerun_check("quick", current_only=True) is None) is not current
+        text = tables.rerun_check_table(chapter.rerun_check("quick")).data
+        assert text.startswith("**This check ran at earlier values") is not current
+
+
 def acc_run(acc):
     return {"metrics": {"acc": acc}}
 
