@@ -96,19 +96,51 @@ def run_resumable(
         progress, bar: as for ``ewc.train.run``.
     """
     shared = Path(task1_cache) / f"task1-{ckpt.key(task1_key(config))}.npz" if task1_cache else None
-    trainer, record = start_state(config, checkpoint, fresh, shared)
+    with Task1Lock(shared) as lock:
+        trainer, record = start_state(config, checkpoint, fresh, shared)
+        if record["tasks_done"] >= 1:
+            lock.release()  # task 1 came from the checkpoint or the cache
 
-    def trained(trainer: SequentialTrainer, record: dict) -> None:
-        if record["tasks_done"] == 1 and shared is not None:
-            ckpt.save(shared, trainer, {"config": task1_key(config), "record": record}, consolidation=False)
+        def trained(trainer: SequentialTrainer, record: dict) -> None:
+            if record["tasks_done"] == 1 and shared is not None:
+                ckpt.save(shared, trainer, {"config": task1_key(config), "record": record}, consolidation=False)
+                lock.release()
 
-    def after_task(trainer: SequentialTrainer, record: dict, partial: dict) -> None:
-        if checkpoint is not None:
-            ckpt.save(checkpoint, trainer, {"config": config.to_dict(), "record": record})
-        if on_task_end is not None and record["tasks_done"] < config.tasks:
-            on_task_end(partial)
+        def after_task(trainer: SequentialTrainer, record: dict, partial: dict) -> None:
+            if checkpoint is not None:
+                ckpt.save(checkpoint, trainer, {"config": config.to_dict(), "record": record})
+            if on_task_end is not None and record["tasks_done"] < config.tasks:
+                on_task_end(partial)
 
-    return run(config, data, trainer, record, trained=trained, after_task=after_task, progress=progress, bar=bar)
+        return run(config, data, trainer, record, trained=trained, after_task=after_task, progress=progress, bar=bar)
+
+
+class Task1Lock:
+    """Held by the one run that trains a shared task 1 (an exclusive ``flock`` on ``<snapshot>.lock``), from looking
+    for the snapshot until it is saved: another run of the same task 1 that starts meanwhile (two Snakemake jobs of
+    one seed) waits, then finds the snapshot, instead of training task 1 again. A no-op without a snapshot path;
+    released at the latest when the run ends or fails."""
+
+    def __init__(self, snapshot: Path | None):
+        self.path = None if snapshot is None else Path(snapshot).with_suffix(".lock")
+        self._file = None
+
+    def __enter__(self) -> Task1Lock:
+        if self.path is not None:
+            import fcntl
+
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a")  # noqa: SIM115 (held until release)
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor drops the flock
+            self._file = None
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def run_experiment(

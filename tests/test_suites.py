@@ -105,6 +105,41 @@ def test_runs_narrows_the_suite_to_the_runs_its_patterns_match(env, trained):
     assert all(status(c, path(env, r)) == "done" for r, c in suite("tiny").runs.items())
 
 
+def test_two_jobs_of_one_seed_started_together_train_its_task_1_once(tmp_path):
+    """Snakemake may start two runs that share task 1 at once (no penalty and EWC of seed 0): one trains task 1 and
+    shares it, the other waits for the snapshot instead of training task 1 again, and both end as they would alone."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "EWC_RESULTS_DIR": str(tmp_path / "results"),
+        "EWC_DATA_DIR": str(tmp_path / "data"),
+        "EWC_MNIST": mnist_file(),
+    }
+    runs = ("none/seed-0", "ewc-all/seed-0")
+    jobs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ewc", "suite-job", "tiny", run, "--threads", "1"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for run in runs
+    ]
+    for job in jobs:
+        _, err = job.communicate(timeout=600)
+        assert job.returncode == 0, err
+    made = [json.loads(suite("tiny").path(run, tmp_path / "results").read_text()) for run in runs]
+    assert sorted(bool(r.get("task1_reused")) for r in made) == [False, True]
+    assert made[0]["task_matrix"][0][0] == made[1]["task_matrix"][0][0]  # the same task 1
+
+
 def mtimes_except(env, run):
     return mtimes(env, [other for other in SMOKE_RUNS if other != run])
 
