@@ -205,22 +205,26 @@ def bench_path(profile: str, name: str) -> Path:
     return results_root() / profile / f"bench-{name}-{size}.json"
 
 
-def run_missing_benches(profile: str) -> None:
-    """Measure the benches the training-time chapter shows, each in a fresh process, when not stored yet."""
+def run_missing_benches(profile: str) -> int:
+    """Measure the benches the training-time chapter shows, each in a fresh process, when not stored yet; returns
+    how many were measured."""
     from ewc import bench
     from ewc.results import write_json_atomic
 
     size = "smoke" if profile == "smoke" else "full"
+    measured = 0
     for name in BENCHES:
         path = bench_path(profile, name)
         if path.is_file():
             continue
+        measured += 1
         print(f"bench: {name} ({size}) ...", file=sys.stderr, flush=True)
         # the per-task sum's memory grows with K: the book times it up to K = 5 (the online form up to 20)
         kwargs = {"ks": (1, 5, 20), "all_up_to": 5} if name == "penalty" else {}
         value = bench.run_isolated(name, size, **kwargs)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(value, path)
+    return measured
 
 
 def execute_chapter(name: str, source: Path, profile: str, out_dir: Path) -> Path:
@@ -406,7 +410,7 @@ def main_book(
 ) -> int:
     """Run the steps of the module docstring. Returns 0, or 1 if a chapter failed or the rerun check found a
     difference (message on stderr). Raises EwcError for user errors (unknown profile or chapter, no Chromium)."""
-    from ewc import book_run, chapter, run_pool
+    from ewc import book_run, chapter, run_pool, suites
     from ewc.config import load_profile
 
     load_profile(profile)  # unknown profile -> ConfigError
@@ -422,14 +426,16 @@ def main_book(
     started = time.time()
     selected = select_chapters(chapters)
     jobs = run_pool.default_jobs() if jobs is None else jobs
+    work = {}
     with book_run.TreeMemory() as memory:
         if execute:
             try:
-                train_pending(profile, progress, jobs)
+                work["runs_trained"] = train_pending(profile, progress, jobs)
             except run_pool.WorkerFailed as exc:
                 print(f"error: {exc}; the book was not rebuilt", file=sys.stderr)
                 return 1
-            run_missing_benches(profile)
+            work["runs_total"] = len(suites.suite(profile).runs)
+            work["benches_measured"] = run_missing_benches(profile)
             try:
                 execute_chapters(selected, profile)
             except ChapterError as exc:
@@ -440,7 +446,7 @@ def main_book(
         out = build_html(stage_site(profile), html_dir or html_dir_for(profile))
     print(f"built {_rel(out / 'index.html')} ({len(list(out.rglob('*.html')))} pages)", file=sys.stderr)
     if execute and not chapters:
-        book_run.record_book_run(profile, time.time() - started, memory.peak_mib, jobs)
+        book_run.record_book_run(profile, time.time() - started, memory.peak_mib, jobs, **work)
     if pdf:
         print(f"built {_rel(build_pdf(ROOT / '_build' / f'site-{profile}', pdf))}", file=sys.stderr)
     return 0

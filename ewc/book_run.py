@@ -77,10 +77,20 @@ def tree_rss_kib(root: int) -> int:
     return total
 
 
-def record_book_run(profile: str, wall_s: float, tree_peak_mib: float | None = None, jobs: int | None = None) -> dict:
-    """Write the cost of a complete book run (every chapter trained afresh, then the HTML): wall seconds; the peak
-    resident memory of this process and of any one of its children (the chapter kernels, the HTML build), MiB; and,
-    when sampled (``TreeMemory``), the peak of all of them together."""
+def record_book_run(
+    profile: str,
+    wall_s: float,
+    tree_peak_mib: float | None = None,
+    jobs: int | None = None,
+    runs_trained: int | None = None,
+    runs_total: int | None = None,
+    benches_measured: int | None = None,
+) -> dict:
+    """Write the cost of a complete book run (training what was missing, every chapter, then the HTML): wall
+    seconds; the peak resident memory of this process and of any one of its children (the chapter kernels, the HTML
+    build), MiB; when sampled (``TreeMemory``), the peak of all of them together; and what the run had to do: how
+    many of the profile's runs it trained and how many benches it measured (a book whose runs are all stored only
+    executes its chapters)."""
     import resource
 
     from ewc.results import write_json_atomic
@@ -92,6 +102,9 @@ def record_book_run(profile: str, wall_s: float, tree_peak_mib: float | None = N
         "peak_rss_mib": round(peak_kib / 1024, 1),
         "peak_rss_all_processes_mib": tree_peak_mib,
         "jobs": jobs,
+        "runs_trained": runs_trained,
+        "runs_total": runs_total,
+        "benches_measured": benches_measured,
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu_count": os.cpu_count(),
         "load_avg_1min_at_end": os.getloadavg()[0],

@@ -481,6 +481,10 @@ def book_run_table(record: dict | None):
         rows.append(
             ["peak resident memory (all processes together)", f"{record['peak_rss_all_processes_mib'] / 1024:.2f} GiB"]
         )
+    if record.get("runs_total") is not None:
+        rows.append(["runs trained in this book run", f"{record['runs_trained']} of {record['runs_total']}"])
+    if record.get("benches_measured") is not None:
+        rows.append(["benches measured in this book run", str(record["benches_measured"])])
     if record.get("jobs"):
         rows.append(["runs trained side by side", str(record["jobs"])])
     rows += [

@@ -17,6 +17,10 @@ def test_record_book_run_writes_wall_and_peak_memory(tmp_path, monkeypatch):
     assert 10 < record["peak_rss_mib"] < 64 * 1024  # this pytest process has imported TensorFlow
     text = tables.book_run_table(record).data
     assert "12.6 min" in text and "--profile quick" in text
+    assert "runs trained in this book run" not in text  # a record that does not say
+    record = book_run.record_book_run("quick", 60.0, runs_trained=3, runs_total=38, benches_measured=0)
+    text = tables.book_run_table(record).data
+    assert "| runs trained in this book run | 3 of 38 |" in text and "| benches measured in this book run | 0 |" in text
 
 
 def test_tree_memory_adds_up_children_side_by_side():
