@@ -287,6 +287,25 @@ def test_vandeven2019_is_their_protocol_or_a_clear_error_before_runconfig_has_it
     assert {1.0, 10.0, 1e7} <= grid and {c.seed for c in s.runs.values()} == {0, 1, 2}
 
 
+def test_calibration_candidates_keep_their_runs_and_the_profile_is_the_chosen_one():
+    """The first candidates' 25 runs keep the names and configs they were trained with (4,000 images x 4 epochs, no
+    iterations) whatever the profile says now; every candidate takes 250 steps per task; and the quick profile is
+    the candidate with 16,000 images seen once, so the book's main runs are that candidate's runs."""
+    from ewc.suites import CALIBRATION_CANDIDATES
+
+    runs = suite("calibration").runs
+    assert len(runs) == 40
+    first = runs["ewc-all_lam-500/seed-2"]
+    assert (first.train_size, first.epochs, first.iterations, first.lam) == (4000, 4, 0, 500.0)
+    assert runs["none/seed-0"].train_size == 4000 and runs["ewc-previous_lam-1000/seed-4"].iterations == 0
+    steps = {-(-c.train_size // c.batch_size) * c.epochs if not c.iterations else c.iterations for c in runs.values()}
+    assert steps <= {250, 252}  # 4 epochs of ceil(4000 / 64) = 63 steps, or 250 iterations
+    chosen = CALIBRATION_CANDIDATES[-1]
+    for mode in chosen.modes:
+        for seed in range(5):
+            assert runs[f"{chosen.group(mode)}/seed-{seed}"] == make_config("quick", mode=mode, seed=seed)
+
+
 def test_status_tells_done_partial_other_and_missing_apart(tmp_path):
     config = make_config("smoke", mode="none")
     out = tmp_path / "r.json"
