@@ -249,6 +249,9 @@ def execute_chapter(name: str, source: Path, profile: str, out_dir: Path) -> Pat
                 cwd=str(ROOT),
                 kernel_name="python3",
                 progress_bar=False,
+                # the notebook is complete when the last cell ends: a graceful shutdown only adds a race in which
+                # ipykernel, handling the shutdown while its sockets close, logs a ZMQError traceback to stderr
+                shutdown_kernel="immediate",
             )
         except Exception as exc:  # PapermillExecutionError, kernel death, missing kernel: all stop the book
             error_nb = out_dir / f"{name}.error.ipynb"
