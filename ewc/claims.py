@@ -18,7 +18,7 @@ from ewc import stats
 from ewc.tables import _md, markdown_table
 
 Runs = dict[str, dict[int, dict]]
-NO_DIFFERENCE = "no difference resolved at this scale"
+NO_DIFFERENCE = stats.NO_DIFFERENCE
 Metric = Callable[[dict], float]
 
 
@@ -106,9 +106,6 @@ class Judgement:
     def verdict(self) -> str:
         if self.comparison is None:
             return "no runs"
-        if self.claim.direction == 0:
-            d = self.comparison.diff
-            return NO_DIFFERENCE if d.low <= 0 <= d.high else stats.CONTRADICTED
         return self.comparison.verdict
 
     @property

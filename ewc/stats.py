@@ -53,6 +53,7 @@ T975 = {
 Z975 = 1.960
 
 REPRODUCED, CONTRADICTED, UNRESOLVED = "reproduced", "contradicted", "not resolved at this scale"
+NO_DIFFERENCE = "no difference resolved at this scale"  # an equality whose interval holds zero
 
 
 def t975(df: int) -> float:
@@ -115,7 +116,8 @@ def rerun_interval(values, rerun_n: int) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A claimed difference a - b > threshold (direction +1) or < -threshold (direction -1), judged over seeds.
+    """A claimed difference a - b > threshold (direction +1), < -threshold (direction -1) or = 0 (direction 0, an
+    equality), judged over seeds by ``verdict_of``.
 
     ``diff`` summarizes the per-seed differences (paired) or the difference of means (unpaired, Welch interval);
     ``agree`` counts the seeds (paired) whose own difference lies on the claimed side."""
@@ -128,13 +130,7 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
-        lo, hi = self.diff.low * self.direction, self.diff.high * self.direction
-        lo, hi = min(lo, hi), max(lo, hi)
-        if lo > 0:
-            return REPRODUCED
-        if hi < 0:
-            return CONTRADICTED
-        return UNRESOLVED
+        return verdict_of(self.diff.low, self.diff.high, self.direction)
 
 
 def paired(a, b, direction: int = 1) -> Comparison:
@@ -175,6 +171,14 @@ def verdict_code(low, high, direction: int):
         return ((low > 0) | (high < 0)).astype(int)
     lo, hi = np.minimum(low * direction, high * direction), np.maximum(low * direction, high * direction)
     return np.where(lo > 0, 1, np.where(hi < 0, -1, 0))
+
+
+def verdict_of(low: float, high: float, direction: int) -> str:
+    """The verdict ``verdict_code`` gives the interval [low, high], in words."""
+    code = int(verdict_code(low, high, direction))
+    if direction == 0:
+        return CONTRADICTED if code else NO_DIFFERENCE
+    return {1: REPRODUCED, -1: CONTRADICTED, 0: UNRESOLVED}[code]
 
 
 def rerun_keeps_verdict(diff: Summary, direction: int, rerun_n: int | None = None, draws: int = 20000) -> float:
