@@ -215,15 +215,13 @@ def rerun_expectation(judgements: list[Judgement], report: dict | None) -> str:
         every = math.prod(j.rerun_keeps for j in judged)
         text += f" Were the claims independent, a rerun would keep every verdict with probability {100 * every:.0f} %."
     if report is not None:
-        texts = {j.claim.text for j in judged}
-        changed = sorted(
-            {
-                line.split(": ", 1)[1].rsplit(": ", 1)[0]
-                for d in report.get("line_differences", [])
-                for line in d["published"]
-                if line.split(": ", 1)[1].rsplit(": ", 1)[0] in texts
-            }
-        )
+        # a checked line reads 'cell N: <claim>: <verdict>'
+        published = {
+            line.split(": ", 1)[1].rsplit(": ", 1)[0]
+            for d in report.get("line_differences", [])
+            for line in d["published"]
+        }
+        changed = sorted(published & {j.claim.text for j in judged})
         text += (
             f" The last rerun check ({report['finished']}) changed **{len(changed)}** of them"
             + (": " + "; ".join(f"*{c}*" for c in changed) if changed else "")

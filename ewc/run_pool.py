@@ -103,7 +103,7 @@ def _train_in_workers(groups, jobs: int, bar) -> None:
 
     def start(slot: int, group: int) -> None:
         run = left[group].pop(0)
-        process = ctx.Process(target=_worker, args=(slot, [run], events, threads), daemon=True)
+        process = ctx.Process(target=_worker, args=(slot, run, events, threads), daemon=True)
         process.start()
         workers[slot] = (process, group, run[0])
 
@@ -173,8 +173,9 @@ class _QueueBar:
         self.events.put(("task", self.worker, text))
 
 
-def _worker(worker: int, group, events, threads: int) -> None:
-    name = "?"
+def _worker(worker: int, run: tuple[str, RunConfig, Path], events, threads: int) -> None:
+    """Train one run (name, config, results path) in this fresh process, reporting to ``events``."""
+    name = run[0]
     try:
         from ewc.console import quiet_native_stderr
 
@@ -186,13 +187,12 @@ def _worker(worker: int, group, events, threads: int) -> None:
             from ewc.experiment import run_experiment
 
             bar = _QueueBar(worker, events)
-            for name, config, path in group:
-                events.put(("start", worker, name))
-                before = bar.n
-                run_experiment(config, path, share_task1=True, bar=bar)
-                bar.update(max(0, declared_images(config) - (bar.n - before)))  # a reused task 1, a resumed run
-                bar.flush()
-                events.put(("done", worker, name))
+            _, config, path = run
+            events.put(("start", worker, name))
+            run_experiment(config, path, share_task1=True, bar=bar)
+            bar.update(max(0, declared_images(config) - bar.n))  # a reused task 1, a resumed run
+            bar.flush()
+            events.put(("done", worker, name))
     except BaseException:
         import traceback
 

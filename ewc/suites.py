@@ -218,6 +218,7 @@ class CalibrationCandidate:
     modes: tuple[str, ...]
     images: int = 4000
     passes: int = 4
+    BATCH = 64  # images per step (a class constant, not a field)
 
     @property
     def label(self) -> str:
@@ -233,7 +234,7 @@ class CalibrationCandidate:
     def config(self, mode: str, seed: int) -> RunConfig:
         # four passes are four epochs (one accuracy row each); other passes take the same 250 steps as iterations,
         # still with four accuracy rows per task
-        iterations = 0 if self.passes == 4 else self.images * self.passes // 64
+        iterations = 0 if self.passes == 4 else self.images * self.passes // self.BATCH
         return make_config(
             "quick",
             mode=mode,
@@ -242,7 +243,7 @@ class CalibrationCandidate:
             train_size=self.images,
             epochs=4,
             iterations=iterations,
-            batch_size=64,
+            batch_size=self.BATCH,
             arch="cnn",
             tasks=5,
             lr=0.0035,

@@ -78,7 +78,7 @@ def training_length(config) -> str:
     c = config if isinstance(config, dict) else config.to_dict()
     if not c.get("iterations"):
         return f"{c['epochs']} epoch(s) × {c['train_size']:,} images"
-    passes = c["iterations"] * c["batch_size"] / c["train_size"]
+    passes = passes_per_task(c)
     return (
         f"{c['iterations']:,} steps of {c['batch_size']} over {c['train_size']:,} images ({passes:.3g} pass"
         + ("" if passes == 1 else "es")
