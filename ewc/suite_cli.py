@@ -19,6 +19,7 @@ and this command's copy of Snakemake's output (``.snakemake/ewc-suite.log``) liv
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import fnmatch
 import os
 import re
@@ -203,9 +204,18 @@ def _snakemake(name: str, root: Path, workdir: Path, targets: list[str], stale: 
     log = workdir / ".snakemake" / "ewc-suite.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     relay = _Relay(name, local)
-    with open(log, "w") as out:
+    running = _claim_workdir(name, workdir)
+    with open(log, "w") as out, running:
         out.write(" ".join(cmd) + "\n")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=workdir)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=workdir,
+            pass_fds=(running.fileno(),),  # Snakemake holds the claim as long as it lives, even if we are killed
+        )
         try:
             for line in proc.stdout:
                 out.write(line)
@@ -217,6 +227,27 @@ def _snakemake(name: str, root: Path, workdir: Path, targets: list[str], stale: 
             proc.wait()
             raise
         return proc.wait(), log
+
+
+def _claim_workdir(name: str, workdir: Path):
+    """Mark ``workdir`` as in use by this suite command (a shared ``flock`` on ``.snakemake/ewc-suite.running``, held
+    by this process and the Snakemake it starts; the kernel drops it when both are gone, however they ended), and
+    first remove Snakemake's locks if nobody holds that mark: they were left by a suite that was killed (a session's
+    end, ``kill -9``), and Snakemake would otherwise refuse to resume until they are deleted by hand. A Snakemake
+    started by hand in ``workdir``, not through this command, does not hold the mark. Returns the open file."""
+    mark = open(workdir / ".snakemake" / "ewc-suite.running", "a")
+    try:
+        fcntl.flock(mark, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass  # another suite command trains here: its locks are live, and Snakemake checks them against ours
+    else:
+        locks = sorted((workdir / ".snakemake" / "locks").glob("*.lock"))
+        for lock in locks:
+            lock.unlink()
+        if locks:
+            print(f"suite {name}: removed Snakemake's locks left by an interrupted run of this suite", flush=True)
+    fcntl.flock(mark, fcntl.LOCK_SH)
+    return mark
 
 
 class _Relay:
@@ -254,8 +285,8 @@ def _failure(name: str, failed: list[str], workdir: Path, log: Path, started: fl
     text = log.read_text(errors="replace") if log.is_file() else ""
     if "LockException" in text:
         return (
-            f"suite {name}: {workdir} is locked by another Snakemake run of this suite (or a killed one: if "
-            f"none is running, delete {workdir / '.snakemake' / 'locks'})"
+            f"suite {name}: another run of this suite is training some of these runs into {workdir}; wait for it "
+            "or choose other runs with --runs"
         )
     if not failed:
         return f"suite {name}: Snakemake failed; see {log}"

@@ -1,8 +1,10 @@
 """Suites are declared data, trained by Snakemake one job per run: every run once, a complete run never again, an
 unfinished one alone and resumed from its checkpoint, on this machine or through a batch system's submit command."""
 
+import fcntl
 import json
 import os
+from pathlib import Path
 
 import pytest
 from helpers import run_cli
@@ -77,6 +79,29 @@ def test_a_deleted_results_file_is_retrained_alone(env, trained):
     assert [line for line in proc.stdout.splitlines() if "started" in line] == ["tiny/none/seed-1: started"]
     assert mtimes_except(env, "none/seed-1") == before
     assert status(suite("tiny").runs["none/seed-1"], path(env, "none/seed-1")) == "done"
+
+
+def test_a_killed_suites_snakemake_lock_is_removed_and_a_live_ones_is_kept(env, trained):
+    """A suite killed outright (as at a session's end) leaves Snakemake's lock behind; the next suite command removes
+    it and resumes. While another suite command holds the directory, its locks are live: a run they cover is refused
+    with one line, and nothing is removed or trained."""
+    workdir = Path(env["EWC_RESULTS_DIR"]) / "tiny"
+    locks = workdir / ".snakemake" / "locks"
+    path(env, "none/seed-0").unlink()
+    locks.mkdir(exist_ok=True)
+    (locks / "0.output.lock").write_text("none/seed-0.json\n")  # Snakemake's lock file: one locked path a line
+    with open(workdir / ".snakemake" / "ewc-suite.running", "a") as mark:
+        fcntl.flock(mark, fcntl.LOCK_SH)  # what a live suite command and its Snakemake hold
+        proc = run_cli("suite", "tiny", "--cores", "2", env=env)
+    assert proc.returncode == 1 and "started" not in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "another run of this suite" in proc.stderr, proc.stderr
+    assert (locks / "0.output.lock").is_file() and not path(env, "none/seed-0").exists()
+
+    proc = run_cli("suite", "tiny", "--cores", "2", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "removed Snakemake's locks left by an interrupted run" in proc.stdout
+    assert [line for line in proc.stdout.splitlines() if "started" in line] == ["tiny/none/seed-0: started"]
+    assert not list(locks.glob("*.lock"))
 
 
 def test_runs_narrows_the_suite_to_the_runs_its_patterns_match(env, trained):
