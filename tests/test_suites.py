@@ -308,8 +308,11 @@ def test_vandeven2019_is_their_protocol_or_a_clear_error_before_runconfig_has_it
             True,
         )
         assert (c.fisher_kind, c.fisher_samples, c.gamma) == ("empirical", 60000, 1.0)
-    grid = {c.lam for c in s.runs.values() if c.mode == "ewc-all" and c.seed == 0}
-    assert {1.0, 10.0, 1e7} <= grid and {c.seed for c in s.runs.values()} == {0, 1, 2}
+    for mode, chosen in (("ewc-all", 500.0), ("ewc-online", 1000.0)):
+        grid = {c.lam for c in s.runs.values() if c.mode == mode and c.seed == 0}
+        assert grid == {100.0, 1000.0, 1e4, chosen}  # the decades around their choice, and their choice
+        assert {c.lam for c in s.runs.values() if c.mode == mode and c.seed > 0} == {chosen}
+    assert {c.seed for c in s.runs.values()} == {0, 1, 2} and len(s.runs) == 3 + (3 + 3) + (3 + 2)  # none; grid and chosen seeds; 1,000 is both
 
 
 def test_calibration_candidates_keep_their_runs_and_the_profile_is_the_chosen_one():
