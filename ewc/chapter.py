@@ -167,15 +167,17 @@ def rerun_check(profile: str, current_only: bool = False) -> dict | None:
     return None if current_only and not report["current"] else report
 
 
-def suite_status(name: str, missing: list[str]):
-    """A line saying how much of suite ``name`` has been run, and the command that runs the rest (Markdown)."""
-    from ewc.tables import _md
+def suite_status(name: str, missing: list[str], runs: dict[str, dict[int, dict]] | None = None):
+    """A line saying how much of suite ``name`` has been run, and the command that runs the rest; with its complete
+    ``runs`` (``suite_progress``), also how long each took where it was trained (Markdown)."""
+    from ewc.tables import _md, run_minutes
 
     total = len(suites.suite(name).runs)
+    cost = f" ({run_minutes(runs)})" if runs else ""
     if not missing:
-        return _md(f"All {total} runs of suite `{name}` are complete.")
+        return _md(f"All {total} runs of suite `{name}` are complete{cost}.")
     return _md(
-        f"**{total - len(missing)} of {total} runs of suite `{name}` are complete**; the rest are made by "
+        f"**{total - len(missing)} of {total} runs of suite `{name}` are complete**{cost}; the rest are made by "
         f"`python -m ewc suite {name}` (resumable; `--dry-run` lists them with a time estimate). Missing: "
         + ", ".join(f"`{m}`" for m in missing[:12])
         + (" …" if len(missing) > 12 else "")

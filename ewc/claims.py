@@ -238,9 +238,12 @@ def floors_summary(judgements: list[Judgement]) -> str:
     return text + (f"; not met: {'; '.join(missed)}" if missed else "")
 
 
-def candidates_table(judged: dict[str, list[Judgement]]):
+def candidates_table(judged: dict[str, list[Judgement]], mark: str = "floor"):
     """One row per claim, one column per candidate (``{candidate: judgements of the same claims}``): the mean
-    difference, its 95 % interval and, for a claim with a floor, whether the floor is met (Markdown)."""
+    difference, its 95 % interval and ``mark``: "floor", for a claim with a floor, whether it is met; "verdict",
+    the verdict and the seeds it rests on (Markdown)."""
+    if mark not in ("floor", "verdict"):
+        raise ValueError(f"mark must be 'floor' or 'verdict', got {mark!r}")
     names = list(judged)
     rows = []
     for i, first in enumerate(judged[names[0]]):
@@ -253,8 +256,10 @@ def candidates_table(judged: dict[str, list[Judgement]]):
                 continue
             d = c.diff
             cell = _signed(d.mean) + ("" if d.n < 2 else f" [{_signed(d.low)}, {_signed(d.high)}]")
-            if j.claim.floor is not None:
+            if mark == "floor" and j.claim.floor is not None:
                 cell += f" **{'met' if j.floor_met else 'not met'}**"
+            if mark == "verdict":
+                cell = f"**{j.verdict}**: {cell}, {len(j.seeds)} seed{'s' if len(j.seeds) != 1 else ''}"
             row.append(cell)
         rows.append(row)
     return _md(markdown_table(["claim (points)", *names], rows, "l" + "r" * len(names)))

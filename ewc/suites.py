@@ -13,8 +13,10 @@ Suites (built when asked for, so that a suite needing fields this version of Run
 * ``smoke`` and ``quick``: every run the book renders at that profile (``_book``): the report's three experiments
   over 2 / 5 seeds, online EWC and the L2 pull, the other network, block permutations and the λ sweep.
 * ``report-scale``: the report's network and optimiser (profile paper: batch 64, Adam 1e-4) on all 60,000 images
-  for 5 epochs per task; none, ewc-all, ewc-previous, ewc-online at the report's lambda 200, plus ewc-all at
-  ``REPORT_SCALE_CALIBRATED_LAM``; seeds 0-1.
+  for 5 epochs per task; none, ewc-all, ewc-previous, ewc-online at the report's lambda 200, seeds 0-1. The second
+  lambda is calibrated as van de Ven's are chosen: ewc-all on the grid ``REPORT_SCALE_LAM_GRID`` (the report's 200
+  and two decades above it) at seed 0, and at seed 1 the grid's best ACC, ``REPORT_SCALE_CALIBRATED_LAM`` once
+  the grid is complete (a test checks it against the grid's results; until then that run is not declared).
 * ``vandeven2019``: van de Ven & Tolias's domain-incremental permuted MNIST (below); none, EWC and online EWC.
 * ``calibration``: candidates for the ``quick`` profile (``CALIBRATION_CANDIDATES``), each over the book's five
   seeds at the same cost per task: the profile's values before the calibration (4,000 images x 4 epochs per task,
@@ -74,7 +76,8 @@ from ewc.config import RunConfig, make_config
 from ewc.errors import ConfigError
 
 RESULTS_ENV = "EWC_RESULTS_DIR"  # overrides where suites write (tests use a temporary directory)
-REPORT_SCALE_CALIBRATED_LAM = 1000.0  # placeholder until calibrated: the second lambda of report-scale's ewc-all
+REPORT_SCALE_LAM_GRID = (200.0, 2000.0, 20000.0)  # report-scale's ewc-all at seed 0: the report's λ, two decades up
+REPORT_SCALE_CALIBRATED_LAM: float | None = None  # the grid's best ACC at seed 0; None until the grid is complete
 VANDEVEN_LAM_GRID = (100.0, 1000.0, 1e4)  # the middle of compare_hyperParams.py:17's 1 ... 1e7 (permMNIST)
 VANDEVEN_EWC_LAM = 500.0  # param_values.py:24-26, domain-IL permMNIST
 VANDEVEN_ONLINE_LAM = 1000.0  # param_values.py:28-30, domain-IL permMNIST
@@ -173,7 +176,9 @@ def _report_scale() -> dict:
         )
 
     configs = [config(m, s) for m in ("none", "ewc-all", "ewc-previous", "ewc-online") for s in range(2)]
-    configs += [config("ewc-all", s, REPORT_SCALE_CALIBRATED_LAM) for s in range(2)]
+    configs += [config("ewc-all", 0, lam) for lam in REPORT_SCALE_LAM_GRID]
+    if REPORT_SCALE_CALIBRATED_LAM is not None:
+        configs += [config("ewc-all", 1, REPORT_SCALE_CALIBRATED_LAM)]
     return _runs(configs, lambda c: c.lam != 200.0)
 
 

@@ -726,10 +726,25 @@ def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, d
     return _md(markdown_table(header, rows, "lrrr"))
 
 
-def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, float]):
+def run_minutes(runs: dict[str, dict[int, dict]]) -> str:
+    """'each took 24–26 min of training, Fisher and evaluation' over every run of ``{group: {seed: result}}``: the
+    per-task times a run records, summed (a resumed run, or one given a shared task 1, keeps the times of the
+    process that did each task, so this is the run's work wherever it was done; start-up is not in it)."""
+    minutes = [
+        sum(sum(r["timings"][k]) for k in ("train_s", "eval_s", "fisher_s")) / 60
+        for group in runs.values()
+        for r in group.values()
+    ]
+    if not minutes:
+        return ""
+    low, high = f"{min(minutes):.0f}", f"{max(minutes):.0f}"
+    return f"each took {low if low == high else f'{low}–{high}'} min of training, Fisher and evaluation"
+
+
+def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, float], chosen_by: str = "their choice"):
     """ACC (%) of one run per λ and mode (``{mode: {λ: result}}``, ``None`` for a run not made yet), one row per λ,
-    one column per mode; the λ in ``chosen`` (``{mode: λ}``) is marked, the best ACC of each column is bold
-    (Markdown)."""
+    one column per mode; the λ in ``chosen`` (``{mode: λ}``) is marked ``(chosen_by)``, the best ACC of each column
+    is bold (Markdown)."""
     modes = list(grid)
     lams = sorted({lam for runs in grid.values() for lam in runs} | set(chosen.values()))
     best = {
@@ -745,7 +760,7 @@ def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, floa
             if r is not None and lam == best[m]:
                 cell = f"**{cell}**"
             if chosen.get(m) == lam:
-                cell += " (their choice)"
+                cell += f" ({chosen_by})"
             row.append(cell)
         rows.append(row)
     return _md(markdown_table(["λ", *[f"{m}, ACC %" for m in modes]], rows, "r" + "r" * len(modes)))

@@ -76,6 +76,15 @@ def test_candidates_side_by_side_and_their_floors_summarized():
     weak_summary = claims.floors_summary(judged["weak"])
     assert weak_summary.startswith("2 of 5 floors met; not met: ") and weak_summary.count("ends above 80 %") == 3
 
+    by_verdict = claims.candidates_table(judged, mark="verdict").data.splitlines()
+    row = next(line for line in by_verdict if "higher ACC than no penalty" in line and "Exp. 2" in line)
+    assert row.split(" | ")[1].startswith("**reproduced**: +41.5 [") and row.endswith("4 seeds |")
+    task3 = next(line for line in by_verdict if "task 3 ends above 80" in line).split(" | ")
+    assert task3[1].startswith("**reproduced**") and task3[2].startswith("**contradicted**")  # 90-93 / 70-73 %
+    assert "met" not in "".join(by_verdict[2:])
+    with pytest.raises(ValueError, match="mark"):
+        claims.candidates_table(judged, mark="verdicts")
+
 
 def test_rerun_expectation_sums_the_chances_and_names_what_the_last_rerun_changed():
     """A claim far from zero is kept by a rerun; one whose interval ends near zero about half the time; the text sums

@@ -13,7 +13,7 @@ from test_cli import assert_clean_failure
 from ewc.config import PARAMETERS, make_config
 from ewc.errors import ConfigError
 from ewc.suite_cli import Rates, estimate_seconds
-from ewc.suites import REPORT_SCALE_CALIBRATED_LAM, status, suite
+from ewc.suites import REPORT_SCALE_CALIBRATED_LAM, REPORT_SCALE_LAM_GRID, results_root, status, suite
 
 SMOKE_RUNS = ["none/seed-0", "none/seed-1", "ewc-all/seed-0", "ewc-all/seed-1"]
 
@@ -268,7 +268,6 @@ def test_quick_suite_is_every_run_the_book_renders(tmp_path):
 
 def test_report_scale_and_paper_suites_are_the_reports_protocols():
     s = suite("report-scale")
-    assert len(s.runs) == 10
     for run, c in s.runs.items():
         assert (c.profile, c.arch, c.epochs, c.train_size, c.test_size, c.batch_size, c.lr) == (
             "paper",
@@ -279,14 +278,30 @@ def test_report_scale_and_paper_suites_are_the_reports_protocols():
             64,
             1e-4,
         )
-        assert c.lam == (REPORT_SCALE_CALIBRATED_LAM if "_lam-" in run else 200.0)
-    assert sorted({(c.mode, c.lam) for c in s.runs.values()}) == sorted(
-        [(m, 200.0) for m in ("none", "ewc-all", "ewc-previous", "ewc-online")]
-        + [("ewc-all", REPORT_SCALE_CALIBRATED_LAM)]
-    )
+    at_200 = {(c.mode, c.seed) for c in s.runs.values() if c.lam == 200.0}
+    assert at_200 == {(m, seed) for m in ("none", "ewc-all", "ewc-previous", "ewc-online") for seed in (0, 1)}
+    grid = {c.lam for c in s.runs.values() if c.mode == "ewc-all" and c.seed == 0}
+    assert grid == set(REPORT_SCALE_LAM_GRID) == {200.0, 2000.0, 20000.0}
+    calibrated = {c.lam for c in s.runs.values() if c.mode == "ewc-all" and c.seed == 1} - {200.0}
+    assert calibrated == ({REPORT_SCALE_CALIBRATED_LAM} - {None, 200.0})
+    assert len(s.runs) == 8 + 2 + len(calibrated)
+    assert all(("_lam-" in run) == (c.lam != 200.0) for run, c in s.runs.items())
     paper = suite("paper")
     assert paper.runs == {f"{m}/seed-0": make_config("paper", mode=m) for m in ("none", "ewc-all", "ewc-previous")}
     assert {(c.epochs, c.train_size, c.lam) for c in paper.runs.values()} == {(30, 60000, 200.0)}
+
+
+def test_report_scales_calibrated_lambda_is_the_best_of_its_committed_grid_or_not_yet_set():
+    """The second λ of report-scale is data, not a choice made in code: None while any grid run (ewc-all, seed 0) is
+    not complete in the checkout's results, then the grid λ with the highest ACC."""
+    s = suite("report-scale")
+    grid = {run: c for run, c in s.runs.items() if c.mode == "ewc-all" and c.seed == 0}
+    root = results_root()
+    if not all(status(c, s.path(run, root)) == "done" for run, c in grid.items()):
+        assert REPORT_SCALE_CALIBRATED_LAM is None
+        return
+    acc = {c.lam: json.loads(s.path(run, root).read_text())["metrics"]["acc"] for run, c in grid.items()}
+    assert REPORT_SCALE_CALIBRATED_LAM == max(acc, key=acc.get), acc
 
 
 def test_vandeven2019_is_their_protocol_or_a_clear_error_before_runconfig_has_its_fields():
@@ -347,3 +362,13 @@ def test_status_tells_done_partial_other_and_missing_apart(tmp_path):
     assert status(config, out) == "other"
     out.write_text("not json")
     assert status(config, out) == "other"
+
+
+def test_suite_status_counts_the_runs_gives_their_cost_and_the_command_for_the_rest():
+    from ewc.chapter import suite_status
+
+    timings = {"train_s": [300.0, 290.0], "eval_s": [5.0, 5.0], "fisher_s": [60.0], "total_s": 1.0}  # 11 min
+    text = suite_status("tiny", ["ewc-all/seed-1"], {"none": {0: {"timings": timings}}}).data
+    assert text.startswith("**3 of 4 runs of suite `tiny` are complete** (each took 11 min of training, Fisher")
+    assert "`python -m ewc suite tiny`" in text and text.endswith("Missing: `ewc-all/seed-1`")
+    assert suite_status("tiny", []).data == "All 4 runs of suite `tiny` are complete."

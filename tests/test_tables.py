@@ -134,6 +134,8 @@ def test_lambda_grid_table_marks_their_choice_and_our_best():
     assert list(cells) == ["1", "100", "500", "10000"]
     assert cells["100"][0] == "**93.00**" and cells["1"][0] == "80.00"
     assert cells["500"][0] == "— (their choice)" and cells["100"][1].rstrip(" |") == "— (their choice)"
+    report = tables.lambda_grid_table({"ewc-all": {200.0: acc_run(0.9)}}, {"ewc-all": 200.0}, "the report's")
+    assert report.data.splitlines()[2] == "| 200 | **90.00** (the report's) |"
 
 
 def test_training_length_and_description_count_steps_when_the_profile_does():
@@ -153,3 +155,14 @@ def test_training_length_and_description_count_steps_when_the_profile_does():
     lines = tables.describe(padded).splitlines()
     assert lines[1] == "network: MLP 1024-1000-1000-10"
     assert lines[2].startswith("tasks: 10 (10 pixel permutations of MNIST, zero-padded to 32×32)")
+
+
+def test_run_minutes_sums_each_runs_recorded_task_times_not_its_last_process_wall_time():
+    def run(train, fisher, evaluate):
+        return {"timings": {"train_s": train, "eval_s": evaluate, "fisher_s": fisher, "total_s": 60.0}}  # resumed
+
+    none = {0: run([600, 600], [], [30, 30])}  # 21 min
+    ewc = {0: run([600, 600], [120], [30, 30]), 1: run([600, 630], [120], [30, 30])}  # 23 and 23.5 min
+    assert tables.run_minutes({"none": none, "ewc-all": ewc}) == "each took 21–24 min of training, Fisher and evaluation"
+    assert tables.run_minutes({"none": none}) == "each took 21 min of training, Fisher and evaluation"
+    assert tables.run_minutes({}) == ""
