@@ -214,6 +214,7 @@ def rerun_expectation(judgements: list[Judgement], report: dict | None) -> str:
     if judged:
         every = math.prod(j.rerun_keeps for j in judged)
         text += f" Were the claims independent, a rerun would keep every verdict with probability {100 * every:.0f} %."
+        text += _all_kept(judged)
     if report is not None:
         # a checked line reads 'cell N: <claim>: <verdict>'
         published = {
@@ -228,6 +229,25 @@ def rerun_expectation(judgements: list[Judgement], report: dict | None) -> str:
             + "."
         )
     return _md(text)
+
+
+def _all_kept(judged: list[Judgement]) -> str:
+    """What keeping every verdict together 9 times in 10 would take: each claim kept with probability 0.9^(1/n), so
+    the seeds that resolve each directional claim with that power (``stats.seeds_to_resolve``, its mean difference
+    taken as true); an equality judged by a 95 % interval is contradicted 5 % of the time even when it holds."""
+    strict = 0.9 ** (1 / len(judged))
+    need = [(n, j) for j in judged if j.claim.direction != 0 if (n := stats.seeds_to_resolve(j.comparison.diff, strict))]
+    if not need:
+        return ""
+    most, worst = max(need, key=lambda pair: pair[0])
+    text = (
+        f" For a rerun to keep all {len(judged)} together nine times in ten, each must be kept "
+        f"{100 * strict:.1f} % of the time: with each mean difference taken as true, the directional claims would "
+        f"need {min(n for n, _ in need)} to {most} seeds each (most: *{worst.claim.text}*)"
+    )
+    if any(j.claim.direction == 0 for j in judged):
+        text += ", and an equality judged by a 95 % interval is kept at most 95 % of the time, whatever the seeds"
+    return text + "."
 
 
 def floors_summary(judgements: list[Judgement]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 #: Two-sided 95 % quantiles of Student's t, t_{0.975}(df), for df = 1..30 (standard tables); beyond 30 the quantile
 #: is interpolated linearly in 1/df between the tabulated 30, 40, 60, 120 and infinity.
@@ -207,21 +208,19 @@ def rerun_keeps_verdict(diff: Summary, direction: int, rerun_n: int | None = Non
     return float(np.mean(verdict_code(rerun_mean - half, rerun_mean + half, direction) == published))
 
 
-Z90 = 1.2816  # the 0.90 quantile of the standard normal
-
-
 def seeds_to_resolve(diff: Summary, power: float = 0.9) -> int | None:
     """How many seeds a run of the claim needs for its 95 % interval to exclude zero ``power`` of the time, if the
     mean difference and sd of ``diff`` are the true ones: the smallest n >= 2 with
     sqrt(n) |mean| / sd >= t975(n - 1) + z(power), the usual normal approximation of the t test's power (it errs by a
-    seed or so at small n). None when the mean is zero or there is no sd to judge by; only power 0.9 is tabulated."""
-    if power != 0.9:
-        raise ValueError("seeds_to_resolve knows the 0.90 quantile only")
+    seed or so at small n). None when the mean is zero or there is no sd to judge by."""
+    if not 0.5 <= power < 1:
+        raise ValueError(f"power must be in [0.5, 1), got {power}")
     if diff.n < 2 or diff.sd == 0 or diff.mean == 0:
         return None
+    z = NormalDist().inv_cdf(power)
     ratio = abs(diff.mean) / diff.sd
-    n = 2
-    while math.sqrt(n) * ratio < t975(n - 1) + Z90:
+    n = max(2, math.floor(((Z975 + z) / ratio) ** 2))  # the normal limit: t975 > 1.96 only adds seeds
+    while math.sqrt(n) * ratio < t975(n - 1) + z:
         n += 1
     return n
 

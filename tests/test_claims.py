@@ -110,3 +110,8 @@ def test_rerun_expectation_sums_the_chances_and_names_what_the_last_rerun_change
     assert f"*{edge.claim.text}* ({100 * edge.rerun_keeps:.0f} % kept; about " in text and "settle it 9 times" in text
     assert text.endswith(f"changed **1** of them: *{edge.claim.text}*.")
     assert "changed" not in claims.rerun_expectation(judged, None).data
+    strict = 0.9 ** (1 / 5)  # 97.9 %: five verdicts kept together 9 times in 10
+    most = max(stats.seeds_to_resolve(j.comparison.diff, strict) for j in judged)
+    assert most == stats.seeds_to_resolve(edge.comparison.diff, strict) and most > 5  # the fragile ones need most
+    assert "each must be kept 97.9 % of the time" in text and f" to {most} seeds each (most: *Exp. 2: under" in text
+    assert "equality" not in text

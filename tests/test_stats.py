@@ -135,3 +135,15 @@ def test_seeds_to_resolve_gives_about_90_percent_power_by_simulation():
     # by hand, mean = sd: sqrt(12) = 3.464 < t(11) 2.201 + 1.282 = 3.483; sqrt(13) = 3.606 >= t(12) 2.179 + 1.282
     assert stats.seeds_to_resolve(stats.Summary(1.0, 1.0, 5, 0, 0)) == 13
     assert stats.seeds_to_resolve(stats.Summary(0.0, 1.0, 5, 0, 0)) is None
+    # the power each of 15 claims needs for all to be kept together 9 times in 10, by the same simulation
+    strict = 0.9 ** (1 / 15)
+    n = stats.seeds_to_resolve(stats.Summary(1.4, 1.0, 5, 0, 0), power=strict)
+    x = rng.normal(1.4, 1.0, size=(200000, n))
+    resolved = x.mean(axis=1) - stats.t975(n - 1) * x.std(axis=1, ddof=1) / math.sqrt(n) > 0
+    fewer = x[:, : n - 1]
+    resolved_fewer = fewer.mean(axis=1) - stats.t975(n - 2) * fewer.std(axis=1, ddof=1) / math.sqrt(n - 1) > 0
+    assert resolved.mean() > strict - 0.003 and resolved_fewer.mean() < resolved.mean(), (n, resolved.mean())
+    # a mean a third of its sd needs hundreds: the normal limit is ((1.96 + 2.46) / 0.36)^2 = 151
+    assert 150 <= stats.seeds_to_resolve(stats.Summary(0.36, 1.0, 5, 0, 0), power=strict) <= 156
+    with pytest.raises(ValueError, match="power"):
+        stats.seeds_to_resolve(stats.Summary(1.0, 1.0, 5, 0, 0), power=1.0)
