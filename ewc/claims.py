@@ -236,7 +236,8 @@ def _all_kept(judged: list[Judgement]) -> str:
     the seeds that resolve each directional claim with that power (``stats.seeds_to_resolve``, its mean difference
     taken as true); an equality judged by a 95 % interval is contradicted 5 % of the time even when it holds."""
     strict = 0.9 ** (1 / len(judged))
-    need = [(n, j) for j in judged if j.claim.direction != 0 if (n := stats.seeds_to_resolve(j.comparison.diff, strict))]
+    seeds = [(stats.seeds_to_resolve(j.comparison.diff, strict), j) for j in judged if j.claim.direction != 0]
+    need = [(n, j) for n, j in seeds if n is not None]
     if not need:
         return ""
     most, worst = max(need, key=lambda pair: pair[0])

@@ -163,6 +163,7 @@ def test_run_minutes_sums_each_runs_recorded_task_times_not_its_last_process_wal
 
     none = {0: run([600, 600], [], [30, 30])}  # 21 min
     ewc = {0: run([600, 600], [120], [30, 30]), 1: run([600, 630], [120], [30, 30])}  # 23 and 23.5 min
-    assert tables.run_minutes({"none": none, "ewc-all": ewc}) == "each took 21–24 min of training, Fisher and evaluation"
+    both = tables.run_minutes({"none": none, "ewc-all": ewc})
+    assert both == "each took 21–24 min of training, Fisher and evaluation"
     assert tables.run_minutes({"none": none}) == "each took 21 min of training, Fisher and evaluation"
     assert tables.run_minutes({}) == ""
