@@ -338,13 +338,14 @@ def test_calibration_candidates_keep_their_runs_and_the_profile_is_the_chosen_on
     from ewc.suites import CALIBRATION_CANDIDATES
 
     runs = suite("calibration").runs
-    assert len(runs) == 40
+    assert len(runs) == 45
     first = runs["ewc-all_lam-500/seed-2"]
     assert (first.train_size, first.epochs, first.iterations, first.lam) == (4000, 4, 0, 500.0)
     assert runs["none/seed-0"].train_size == 4000 and runs["ewc-previous_lam-1000/seed-4"].iterations == 0
     steps = {-(-c.train_size // c.batch_size) * c.epochs if not c.iterations else c.iterations for c in runs.values()}
     assert steps <= {250, 252}  # 4 epochs of ceil(4000 / 64) = 63 steps, or 250 iterations
-    chosen = CALIBRATION_CANDIDATES[-1]
+    (chosen,) = [c for c in CALIBRATION_CANDIDATES if (c.images, c.passes, c.lam) == (16000, 1, 1000.0)]
+    assert runs["ewc-all_lam-2000_images-16000/seed-4"].lam == 2000.0  # the profile's other λ, no longer 4,000 images
     for mode in chosen.modes:
         for seed in range(5):
             assert runs[f"{chosen.group(mode)}/seed-{seed}"] == make_config("quick", mode=mode, seed=seed)
