@@ -198,15 +198,18 @@ def _fragile(j: Judgement) -> str:
 
 def rerun_expectation(judgements: list[Judgement], report: dict | None) -> str:
     """How many of these verdicts a rerun over as many new seeds should change (the sum of each claim's chance of
-    changing, ``Judgement.rerun_keeps``); for the least stable, how many seeds would resolve them if their mean
-    difference is the true one (``stats.seeds_to_resolve``); and, given a rerun check's report (``ewc.rerun``),
-    which of them the last rerun changed (Markdown)."""
+    changing, ``Judgement.rerun_keeps``, and the central 90 % range of that count, ``stats.count_range``); for the
+    least stable, how many seeds would resolve them if their mean difference is the true one
+    (``stats.seeds_to_resolve``); and, given a rerun check's report (``ewc.rerun``), which of them the last rerun
+    changed, and whether that count lies in the range (Markdown)."""
     judged = [j for j in judgements if j.comparison is not None]
     expected = sum(1 - j.rerun_keeps for j in judged)
+    low, high = stats.count_range([1 - j.rerun_keeps for j in judged])
     fragile = sorted((j for j in judged if j.rerun_keeps < 0.8), key=lambda j: j.rerun_keeps)
     text = (
-        f"A rerun over as many new seeds should change about **{expected:.1f} of these {len(judged)} verdicts** "
-        "(the sum of each claim's chance of changing, from its own seed spread)"
+        f"A rerun over as many new seeds should change about **{expected:.1f} of these {len(judged)} verdicts**, "
+        f"between {low} and {high} in nine reruns out of ten (the sum of each claim's chance of changing, from its "
+        "own seed spread, and the range of that count were the claims independent)"
     )
     if fragile:
         text += "; the least stable: " + "; ".join(f"*{j.claim.text}* ({_fragile(j)})" for j in fragile)
@@ -223,8 +226,9 @@ def rerun_expectation(judgements: list[Judgement], report: dict | None) -> str:
             for line in d["published"]
         }
         changed = sorted(published & {j.claim.text for j in judged})
+        inside = "inside" if low <= len(changed) <= high else "outside"
         text += (
-            f" The last rerun check ({report['finished']}) changed **{len(changed)}** of them"
+            f" The last rerun check ({report['finished']}) changed **{len(changed)}** of them, {inside} that range"
             + (": " + "; ".join(f"*{c}*" for c in changed) if changed else "")
             + "."
         )

@@ -208,6 +208,27 @@ def rerun_keeps_verdict(diff: Summary, direction: int, rerun_n: int | None = Non
     return float(np.mean(verdict_code(rerun_mean - half, rerun_mean + half, direction) == published))
 
 
+def count_range(probabilities, coverage: float = 0.9) -> tuple[int, int]:
+    """The central ``coverage`` range (low, high) of the number of events among independent events of the given
+    probabilities (the Poisson-binomial distribution, by exact convolution): e.g. how many verdicts a rerun changes,
+    given each one's chance of changing. ``low`` is the smallest count with P(count <= low) > (1 - coverage) / 2 and
+    ``high`` the smallest with P(count <= high) >= (1 + coverage) / 2."""
+    pmf = [1.0]
+    for p in probabilities:
+        if not 0 <= p <= 1:
+            raise ValueError(f"a probability must be in [0, 1], got {p}")
+        pmf = [a * (1 - p) + b * p for a, b in zip(pmf + [0.0], [0.0] + pmf)]
+    tail = (1 - coverage) / 2
+    cdf, low, high = 0.0, None, None
+    for k, mass in enumerate(pmf):
+        cdf += mass
+        if low is None and cdf > tail:
+            low = k
+        if high is None and cdf >= 1 - tail - 1e-12:
+            high = k
+    return low, high
+
+
 def seeds_to_resolve(diff: Summary, power: float = 0.9) -> int | None:
     """How many seeds a run of the claim needs for its 95 % interval to exclude zero ``power`` of the time, if the
     mean difference and sd of ``diff`` are the true ones: the smallest n >= 2 with

@@ -106,9 +106,14 @@ def test_rerun_expectation_sums_the_chances_and_names_what_the_last_rerun_change
         ],
     }
     text = claims.rerun_expectation(judged, report).data
-    assert f"about **{expected:.1f} of these {len(judged)} verdicts**" in text
+    # two sure claims and three that flip with chance 0.49 each: none to all three change (0.51^3 = 0.13 > 0.05)
+    assert f"about **{expected:.1f} of these {len(judged)} verdicts**, between 0 and 3 in nine" in text
     assert f"*{edge.claim.text}* ({100 * edge.rerun_keeps:.0f} % kept; about " in text and "settle it 9 times" in text
-    assert text.endswith(f"changed **1** of them: *{edge.claim.text}*.")
+    assert f"changed **1** of them, inside that range: *{edge.claim.text}*." in text
+    sure = judged[:2]  # Exp. 1 and Exp. 2's ACC: kept by every rerun, so a check that changed one is a surprise
+    surprise = {"finished": "x", "line_differences": [{"published": [f"cell 3: {sure[0].claim.text}: reproduced"]}]}
+    assert "between 0 and 0 in nine" in claims.rerun_expectation(sure, surprise).data
+    assert "changed **1** of them, outside that range" in claims.rerun_expectation(sure, surprise).data
     assert "changed" not in claims.rerun_expectation(judged, None).data
     strict = 0.9 ** (1 / 5)  # 97.9 %: five verdicts kept together 9 times in 10
     most = max(stats.seeds_to_resolve(j.comparison.diff, strict) for j in judged)

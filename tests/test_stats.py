@@ -147,3 +147,19 @@ def test_seeds_to_resolve_gives_about_90_percent_power_by_simulation():
     assert 150 <= stats.seeds_to_resolve(stats.Summary(0.36, 1.0, 5, 0, 0), power=strict) <= 156
     with pytest.raises(ValueError, match="power"):
         stats.seeds_to_resolve(stats.Summary(1.0, 1.0, 5, 0, 0), power=1.0)
+
+
+def test_count_range_is_the_central_range_of_the_number_of_events():
+    """Equal chances: the binomial's quantiles by hand; unequal: a slow simulation of the events themselves."""
+    # Binomial(4, 1/2): P(<=0) = 1/16, P(<=1) = 5/16, P(<=3) = 15/16, P(<=4) = 1. Central 80 %: above 0.1, up to 0.9
+    assert stats.count_range([0.5] * 4, coverage=0.8) == (1, 3)
+    assert stats.count_range([0.5] * 4, coverage=0.9) == (0, 4)  # 1/16 > 0.05; 15/16 < 0.95
+    assert stats.count_range([0.0, 1.0, 1.0]) == (2, 2) and stats.count_range([]) == (0, 0)
+    assert stats.count_range([0.5, 0.5], coverage=0.5) == (1, 1)  # P(0) = 1/4 is not above the 1/4 tail
+    chances = [0.45, 0.45, 0.36, 0.23, 0.2, 0.17, 0.16, 0.12, 0.09, 0.08, 0.03, 0.03, 0.03, 0.0, 0.0]
+    low, high = stats.count_range(chances)
+    counts = (np.random.default_rng(3).random((200000, len(chances))) < chances).sum(axis=1)
+    assert np.mean(counts < low) <= 0.05 < np.mean(counts <= low)
+    assert np.mean(counts <= high) >= 0.95 > np.mean(counts <= high - 1)
+    with pytest.raises(ValueError, match="probability"):
+        stats.count_range([1.2])
