@@ -197,3 +197,66 @@ def test_permuted_first_task_on_32_by_32_images(mnist):
     result = run(config, mnist)
     assert result["parameters"] == (1024 * 64 + 64) + (64 * 64 + 64) + (64 * 10 + 10)
     assert result["task_matrix"][0][0] > 0.5  # learned from permuted, padded images
+
+
+def test_a_snapshot_copies_one_variable_at_a_time_into_what_np_load_reads(tmp_path, monkeypatch):
+    """checkpoint.save writes each variable before it copies the next out of TensorFlow, so a snapshot holds one
+    variable's copy at a time rather than the whole state (the peak of an EWC-all run); the file is an ordinary
+    ``.npz`` with every array and the metadata, and a real trainer's snapshot restores bit for bit."""
+    from types import SimpleNamespace
+
+    from ewc import checkpoint
+
+    events = []
+
+    class Variable:
+        def __init__(self, value):
+            self.value = value
+
+        def numpy(self):
+            events.append(("copy", float(self.value.flat[0])))
+            return self.value
+
+    def variables(*firsts):
+        return [Variable(np.full((2, 3), v, np.float32)) for v in firsts]
+
+    consolidation = SimpleNamespace(importance=variables(5.0), anchor=variables(6.0), tasks_consolidated=1)
+    trainer = SimpleNamespace(model=SimpleNamespace(variables=variables(1.0, 2.0)), consolidation=consolidation)
+    trainer.optimizer = SimpleNamespace(variables=variables(3.0))
+    write_array = np.lib.format.write_array
+
+    def recording(f, array, **kwargs):
+        events.append(("write", float(array.flat[0]) if array.dtype == np.float32 else "meta"))
+        return write_array(f, array, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", recording)
+    checkpoint.save(tmp_path / "s.npz", trainer, {"record": {"tasks_done": 2}})
+    copies = [1.0, 2.0, 3.0, 5.0, 6.0]
+    assert events == [e for v in copies for e in (("copy", v), ("write", v))] + [("write", "meta")]
+    with np.load(tmp_path / "s.npz") as npz:
+        assert sorted(npz.files) == ["anchor_0", "importance_0", "meta", "model_0", "model_1", "optimizer_0"]
+        assert npz["anchor_0"].tolist() == [[6.0] * 3] * 2 and npz["model_1"].dtype == np.float32
+    assert checkpoint.read_meta(tmp_path / "s.npz")["tasks_consolidated"] == 1
+    monkeypatch.undo()
+
+    config = make_config("smoke", mode="ewc-all", tasks=3)
+    trained = SequentialTrainer(config)
+    trained.consolidation.consolidate(
+        [np.full(v.shape, 0.5, np.float32) for v in trained.model.trainable_variables],
+        [v.numpy() for v in trained.model.trainable_variables],
+    )
+    for v in trained.model.variables + trained.optimizer.variables:  # a fresh trainer of the config starts elsewhere
+        v.assign(v + (1 if "int" in str(v.dtype) else 0.25))
+    checkpoint.save(tmp_path / "real.npz", trained, {"record": {}})
+    fresh = SequentialTrainer(config)
+    checkpoint.restore(tmp_path / "real.npz", fresh)
+    for a, b in zip(
+        trained.model.variables + trained.optimizer.variables, fresh.model.variables + fresh.optimizer.variables
+    ):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for a, b in zip(
+        trained.consolidation.importance + trained.consolidation.anchor,
+        fresh.consolidation.importance + fresh.consolidation.anchor,
+    ):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert fresh.consolidation.tasks_consolidated == 1
