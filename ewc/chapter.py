@@ -142,6 +142,20 @@ def suite_progress(name: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
     return groups, missing
 
 
+def suite_lambda_grid(
+    name: str, runs: dict[str, dict[int, dict]], mode: str, seed: int = 0
+) -> dict[float, dict | None]:
+    """``{λ: result}`` of every run suite ``name`` declares for ``mode`` at ``seed`` (its λ grid, with any chosen λ
+    run at that seed), taken from its complete ``runs`` (``suite_progress``); None for a run not made yet. The
+    suite's own run names say where each λ's run lives, so no chapter repeats its naming rule."""
+    grid = {}
+    for run, config in suites.suite(name).runs.items():
+        if config.mode == mode and config.seed == seed:
+            group = run.rpartition("/seed-")[0]
+            grid[config.lam] = runs.get(group, {}).get(seed)
+    return grid
+
+
 def calibration_candidates() -> tuple[dict[str, dict[str, dict[int, dict]]], list[str]]:
     """The ``calibration`` suite's runs as ``{candidate label: {mode: {seed: result}}}`` (no penalty, which does not
     depend on λ, shared by the candidates with the same images), and the names of its runs still missing."""

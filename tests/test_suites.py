@@ -374,3 +374,19 @@ def test_suite_status_counts_the_runs_gives_their_cost_and_the_command_for_the_r
     assert text.startswith("**3 of 4 runs of suite `tiny` are complete** (each took 11 min of training, Fisher")
     assert "`python -m ewc suite tiny`" in text and text.endswith("Missing: `ewc-all/seed-1`")
     assert suite_status("tiny", []).data == "All 4 runs of suite `tiny` are complete."
+
+
+def test_suite_lambda_grid_finds_each_declared_lambda_run_under_the_suites_own_names():
+    """report-scale names its λ-200 runs without λ (``ewc-all/seed-0``), vandeven2019 every EWC run with it; the grid
+    holds every λ the suite declares for the mode at that seed, None where the run is not made yet."""
+    from ewc.chapter import suite_lambda_grid
+
+    done = {"metrics": {"acc": 0.9}}
+    assert suite_lambda_grid("report-scale", {"ewc-all": {0: done, 1: {}}}, "ewc-all") == {
+        200.0: done,
+        2000.0: None,
+        20000.0: None,
+    }
+    grid = suite_lambda_grid("vandeven2019", {"ewc-all_lam-500": {0: done}, "ewc-online_lam-100": {0: {}}}, "ewc-all")
+    assert grid == {100.0: None, 1000.0: None, 10000.0: None, 500.0: done}
+    assert suite_lambda_grid("vandeven2019", {"ewc-all_lam-500": {1: done}}, "ewc-all", seed=1) == {500.0: done}
