@@ -128,6 +128,12 @@ class RunConfig:
         )
         validate(self)
 
+    @property
+    def train_images_per_task(self) -> int:
+        """Training images one task's training passes over (with repeats): ``iterations x batch_size`` where
+        ``iterations`` > 0, else ``epochs x train_size``."""
+        return self.iterations * self.batch_size if self.iterations else self.epochs * self.train_size
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["mlp_hidden"] = list(self.mlp_hidden)

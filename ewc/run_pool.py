@@ -85,8 +85,7 @@ def _train_here(runs, bar) -> None:
 
 def declared_images(config: RunConfig) -> int:
     """The images a run trains from scratch (the progress display's unit)."""
-    per_task = config.iterations * config.batch_size if config.iterations else config.epochs * config.train_size
-    return config.tasks * per_task
+    return config.tasks * config.train_images_per_task
 
 
 def _train_in_workers(groups, jobs: int, bar) -> None:

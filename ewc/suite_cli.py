@@ -420,9 +420,8 @@ def estimate_seconds(config, rates: Rates, tasks_done: int = 0) -> float:
     each consolidation's Fisher is costed as ``fisher_samples`` training images. Evaluation: after each epoch (once
     per task with ``iterations``), ``test_size`` images of every task seen so far. Plus the start-up once.
     """
-    iterations = getattr(config, "iterations", 0)
-    per_task = iterations * config.batch_size if iterations else config.epochs * config.train_size
-    evaluations = 1 if iterations else config.epochs
+    per_task = config.train_images_per_task
+    evaluations = 1 if config.iterations else config.epochs
     remaining = range(tasks_done, config.tasks)
     fisher = (
         config.fisher_samples * sum(k < config.tasks - 1 for k in remaining) if config.mode.startswith("ewc") else 0

@@ -229,6 +229,10 @@ def test_estimate_counts_training_fisher_and_evaluation_images_at_the_measured_r
     assert estimate_seconds(config, rates, tasks_done=2) == pytest.approx(10 + 5_402_000 / 1000 + 3_600_000 / 4000)
     none = make_config("paper", mode="none")
     assert estimate_seconds(none, rates) == pytest.approx(10 + 9_000_000 / 1000 + 4_500_000 / 4000)
+    # counted in steps: 3 tasks x 50 steps x 128 images, Fisher 2 * 1000, evaluation once per task 1+2+3 times
+    steps = make_config("paper", mode="ewc-online", tasks=3, iterations=50, batch_size=128)
+    assert steps.train_images_per_task == 6400
+    assert estimate_seconds(steps, rates) == pytest.approx(10 + 21_200 / 1000 + 60_000 / 4000)
 
 
 def test_unknown_suite_name_is_one_error_line_and_exit_2():
