@@ -12,6 +12,9 @@ estimated time on this machine, from a few timed train and evaluation steps per 
 ``--runs`` narrows either to the runs whose names match one of its shell-style patterns (``'none/*'``,
 ``'*_lam-500/seed-[01]'``), so a long suite can be trained in the order its reader needs, a part per session.
 
+A SIGTERM or SIGINT for this command stops Snakemake and the runs it trains (``_Stopper``); the runs keep their
+partial results and checkpoints (``--keep-incomplete``), and the same command resumes them.
+
 Snakemake's working directory is ``<results>/<suite>``: its metadata (``.snakemake/``), the jobs' logs (``logs/``)
 and this command's copy of Snakemake's output (``.snakemake/ewc-suite.log``) live there, beside the results.
 """
@@ -23,6 +26,7 @@ import fcntl
 import fnmatch
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -140,9 +144,16 @@ def cmd_suite(args) -> int:
         flush=True,
     )
     started = time.time()
-    returncode, log = _snakemake(s.name, root, workdir, [f"{run}.json" for run in todo], stale, args)
+    returncode, log, stopped_by = _snakemake(s.name, root, workdir, [f"{run}.json" for run in todo], stale, args)
     states = {run: status(config, s.path(run, root)) for run, config in s.runs.items()}
     failed = [run for run in todo if states[run] != "done"]
+    if stopped_by:
+        print(
+            f"error: suite {s.name}: stopped by {signal.Signals(stopped_by).name} with {len(failed)} of {len(s.runs)} "
+            f"{chosen}runs unfinished; the same command resumes them",
+            file=sys.stderr,
+        )
+        return 128 + stopped_by
     if not failed and returncode == 0:
         print(f"suite {s.name}: all {len(s.runs)} {chosen}runs complete")
         return 0
@@ -161,11 +172,14 @@ def select_runs(runs: dict, patterns: list[str], name: str) -> dict:
     return {run: config for run, config in runs.items() if any(fnmatch.fnmatchcase(run, p) for p in patterns)}
 
 
-def _snakemake(name: str, root: Path, workdir: Path, targets: list[str], stale: list[str], args) -> tuple[int, Path]:
+def _snakemake(
+    name: str, root: Path, workdir: Path, targets: list[str], stale: list[str], args
+) -> tuple[int, Path, int | None]:
     """Run Snakemake on the suite's ``targets`` (results files, relative to ``workdir``), printing a line per job
     started and finished (locally the jobs' own lines; on a cluster, read from Snakemake's output, since the jobs
     print to the batch system's files); everything Snakemake prints goes to ``.snakemake/ewc-suite.log``.
-    Returns (exit status, that log)."""
+    A SIGTERM or SIGINT sent to this command alone stops Snakemake and its jobs too (``_Stopper``).
+    Returns (exit status, that log, the signal that stopped it or None)."""
     local = args.executor == "local"
     cores = args.cores or os.cpu_count() or 1
     cmd = [
@@ -184,6 +198,7 @@ def _snakemake(name: str, root: Path, workdir: Path, targets: list[str], stale: 
         "--rerun-triggers",
         "mtime",
         "--ignore-incomplete",
+        "--keep-incomplete",  # a stopped run's partial results say how far it got; its checkpoint resumes it
         *targets,
     ]
     cmd += ["--forcerun", *stale] if stale else []
@@ -205,7 +220,7 @@ def _snakemake(name: str, root: Path, workdir: Path, targets: list[str], stale: 
     log.parent.mkdir(parents=True, exist_ok=True)
     relay = _Relay(name, local)
     running = _claim_workdir(name, workdir)
-    with open(log, "w") as out, running:
+    with open(log, "w") as out, running, _Stopper(local) as stopper:
         out.write(" ".join(cmd) + "\n")
         proc = subprocess.Popen(
             cmd,
@@ -216,17 +231,76 @@ def _snakemake(name: str, root: Path, workdir: Path, targets: list[str], stale: 
             cwd=workdir,
             pass_fds=(running.fileno(),),  # Snakemake holds the claim as long as it lives, even if we are killed
         )
+        stopper.started(proc.pid)
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            shown = relay(line)
+            if shown:
+                print(shown, flush=True)
+        return proc.wait(), log, stopper.signal
+
+
+class _Stopper:
+    """While Snakemake runs, a SIGTERM or SIGINT for this command is passed on, so that ``kill PID`` or a batch
+    system's time limit stops the whole suite, not this process alone, and the next suite command resumes the runs.
+
+    Locally, Snakemake and every process under it (its jobs' shells and ``suite-job`` processes) get SIGTERM: the jobs
+    end at once, and Snakemake, which takes SIGTERM as "finish the running jobs", then has none left. On a cluster,
+    Snakemake gets SIGINT and cancels its jobs through the executor (the batch system's cancel command), since they do
+    not run under it. A signal sent to the whole process group (Ctrl-C, ``timeout``) reached them all already; passing
+    it on once more is harmless. ``signal`` is the first signal received, or None."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, local: bool):
+        self.local, self.snakemake, self.signal, self._before = local, None, None, {}
+
+    def __enter__(self):
+        self._before = {s: signal.signal(s, self._pass_on) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._before.items():
+            signal.signal(s, handler)
+
+    def started(self, pid: int) -> None:
+        self.snakemake = pid
+        if self.signal:  # it came while Snakemake was being started
+            self._pass_on(self.signal, None)
+
+    def _pass_on(self, signum, frame) -> None:
+        self.signal = self.signal or signum
+        if self.snakemake is None:
+            return  # passed on as soon as Snakemake has started
+        if not self.local:
+            _send(self.snakemake, signal.SIGINT)
+            return
+        for pid in _process_tree(self.snakemake):
+            _send(pid, signal.SIGTERM)
+
+
+def _send(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:  # it ended meanwhile
+        pass
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and every process under it, parents first, from Linux's ``/proc``; just ``pid`` where there is none."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            for line in proc.stdout:
-                out.write(line)
-                out.flush()
-                shown = relay(line)
-                if shown:
-                    print(shown, flush=True)
-        except KeyboardInterrupt:  # Snakemake got the same SIGINT: let it stop its jobs and clean up
-            proc.wait()
-            raise
-        return proc.wait(), log
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+        except (OSError, IndexError):
+            continue  # ended while we read
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop(0))
+        todo += children.get(tree[-1], [])
+    return tree
 
 
 def _claim_workdir(name: str, workdir: Path):

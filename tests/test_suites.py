@@ -4,10 +4,14 @@ unfinished one alone and resumed from its checkpoint, on this machine or through
 import fcntl
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import ROOT, run_cli
 from test_cli import assert_clean_failure
 
 from ewc.config import PARAMETERS, make_config
@@ -102,6 +106,67 @@ def test_a_killed_suites_snakemake_lock_is_removed_and_a_live_ones_is_kept(env, 
     assert "removed Snakemake's locks left by an interrupted run" in proc.stdout
     assert [line for line in proc.stdout.splitlines() if "started" in line] == ["tiny/none/seed-0: started"]
     assert not list(locks.glob("*.lock"))
+
+
+def processes_naming(text: str) -> list[int]:
+    """The processes whose command line contains ``text``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds processes through Linux's /proc")
+def test_sigterm_to_the_suite_command_alone_stops_snakemake_and_its_job(env, trained):
+    """``kill PID`` of the suite command (SIGTERM to it alone, not to its process group) while a job runs: Snakemake
+    and the job end too, the command says so in one line with exit status 143, and the next suite command trains
+    the run. The job is made to hang (tests/hanging_job) so that it is surely running when the signal comes."""
+    path(env, "none/seed-1").unlink()
+    results_dir = env["EWC_RESULTS_DIR"]
+    hang = {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "tests" / "hanging_job"), os.environ.get("PYTHONPATH")]))
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ewc", "suite", "tiny", "--cores", "1"],
+        cwd=ROOT,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env, **hang},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, so that the test can clean up whatever outlives it
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any("suite-job" in Path(f"/proc/{pid}/cmdline").read_text() for pid in processes_naming(results_dir)):
+            assert time.monotonic() < deadline and proc.poll() is None, "the job never started"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while processes_naming(results_dir) and time.monotonic() < deadline:  # ended, perhaps not yet reaped
+            time.sleep(0.2)
+        left = processes_naming(results_dir)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        for pid in processes_naming(results_dir):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, "Snakemake or its job outlived the suite command"
+    assert proc.returncode == 128 + signal.SIGTERM, out + err
+    assert err.strip().count("\n") == 0, err
+    assert "stopped by SIGTERM with 1 of 4 runs unfinished; the same command resumes them" in err, err
+    with open(Path(results_dir) / "tiny" / ".snakemake" / "ewc-suite.running") as mark:
+        fcntl.flock(mark, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds the suite's mark any more
+
+    again = run_cli("suite", "tiny", "--cores", "1", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [line for line in again.stdout.splitlines() if "started" in line] == ["tiny/none/seed-1: started"]
 
 
 def test_runs_narrows_the_suite_to_the_runs_its_patterns_match(env, trained):
