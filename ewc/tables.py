@@ -9,6 +9,7 @@ Every function takes results dicts (see ``ewc.results``) or configs and returns 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 CHANCE = 0.10
 
@@ -695,27 +696,19 @@ def seed_grid_table(
 
 def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]], source: str):
     """Published ACC (%, mean ± SEM) beside ours (mean ± SEM over our seeds) and ours minus theirs with its 95 %
-    interval: t(n - 1) times both SEMs added in quadrature (theirs, over 20 seeds, is the smaller). ``source`` names
-    the published work in the header (Markdown)."""
-    import math
-
-    from ewc.stats import summarize, t975
-
+    interval (``against_published``). ``source`` names the published work in the header (Markdown)."""
     rows = []
     for mode, (mean, sem) in published.items():
-        runs = ours.get(mode) or {}
-        if not runs:
+        gap = against_published(ours.get(mode) or {}, mean, sem)
+        if gap is None:
             rows.append([mode, f"{mean:.2f} ± {sem:.2f}", "not run yet", "—"])
             continue
-        s = summarize([100 * r["metrics"]["acc"] for r in runs.values()])
-        diff = f"{s.mean - mean:+.2f}"
-        if s.n > 1:
-            our_sem = s.sd / math.sqrt(s.n)
-            half = t975(s.n - 1) * math.hypot(our_sem, sem)
-            ours_text = f"{s.mean:.2f} ± {our_sem:.2f} ({s.n} seeds)"
-            diff += f" [{s.mean - mean - half:+.2f}, {s.mean - mean + half:+.2f}]"
+        diff = f"{gap.diff:+.2f}"
+        if gap.n > 1:
+            ours_text = f"{gap.ours:.2f} ± {gap.sem:.2f} ({gap.n} seeds)"
+            diff += f" [{gap.low:+.2f}, {gap.high:+.2f}]"
         else:
-            ours_text = f"{s.mean:.2f} (1 seed)"
+            ours_text = f"{gap.ours:.2f} (1 seed)"
         rows.append([mode, f"{mean:.2f} ± {sem:.2f}", ours_text, diff.replace("-", "−")])
     header = [
         "method",
@@ -724,6 +717,67 @@ def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, d
         "ours − theirs, points [95 % interval]",
     ]
     return _md(markdown_table(header, rows, "lrrr"))
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Our mean ACC (%) over ``n`` seeds, its SEM, and ours minus the published mean with a 95 % interval
+    ``[low, high]`` (points; the point itself where ``n`` = 1)."""
+
+    ours: float
+    sem: float
+    n: int
+    diff: float
+    low: float
+    high: float
+
+
+def against_published(runs: dict[int, dict], mean: float, sem: float) -> Gap | None:
+    """Our runs' ACC against a published ``mean`` ± ``sem`` (%): the interval of the difference is t(n - 1) times
+    both SEMs added in quadrature (theirs, over 20 seeds, is the smaller). None without runs."""
+    from ewc.stats import summarize, t975
+
+    if not runs:
+        return None
+    s = summarize([100 * r["metrics"]["acc"] for r in runs.values()])
+    diff = s.mean - mean
+    if s.n < 2:
+        return Gap(s.mean, math.nan, 1, diff, diff, diff)
+    our_sem = s.sd / math.sqrt(s.n)
+    half = t975(s.n - 1) * math.hypot(our_sem, sem)
+    return Gap(s.mean, our_sem, s.n, diff, diff - half, diff + half)
+
+
+def benchmark_verdicts(
+    published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]], tolerance: float = 3.0
+) -> list[str]:
+    """One line per method: is our ACC within ``tolerance`` points of the published mean? "within" where the whole
+    95 % interval of the difference lies inside ±tolerance, "off by more" where it lies wholly outside, "undecided"
+    where it crosses a bound (and, with one seed, which side the point falls on: there is no interval). A "within"
+    whose interval excludes 0 also says on which side of theirs ours lies: close, but resolved as different."""
+    lines = []
+    for mode, (mean, sem) in published.items():
+        gap = against_published(ours.get(mode) or {}, mean, sem)
+        if gap is None:
+            lines.append(f"{mode}: not run yet")
+            continue
+        shown = f"ours − theirs {gap.diff:+.1f} points".replace("-", "−")
+        if gap.n < 2:
+            side = "inside" if abs(gap.diff) <= tolerance else "outside"
+            lines.append(f"{mode}: {shown} (1 seed, no interval): undecided, the point is {side} ±{tolerance:g}")
+        elif -tolerance <= gap.low and gap.high <= tolerance:
+            side = " and below theirs" if gap.high < 0 else " and above theirs" if gap.low > 0 else ""
+            excludes = " (the interval excludes 0)" if side else ""
+            lines.append(
+                f"{mode}: {shown}, 95 % interval inside ±{tolerance:g}: within {tolerance:g} points{side}{excludes}"
+            )
+        elif gap.high < -tolerance or gap.low > tolerance:
+            lines.append(
+                f"{mode}: {shown}, 95 % interval outside ±{tolerance:g}: off by more than {tolerance:g} points"
+            )
+        else:
+            lines.append(f"{mode}: {shown}, 95 % interval crosses ±{tolerance:g}: undecided ({gap.n} seeds)")
+    return lines
 
 
 def run_minutes(runs: dict[str, dict[int, dict]]) -> str:

@@ -1,5 +1,7 @@
 """The comparison with the report reads the right cells of hand-made end-of-task matrices."""
 
+import pytest
+
 from ewc import tables
 
 
@@ -124,6 +126,35 @@ def test_benchmark_table_puts_ours_beside_theirs_with_an_interval_of_the_differe
     assert rows["none"][3].rstrip(" |") == "+2.49 [−10.58, +15.56]"
     assert rows["ewc-all"][2] == "95.00 (1 seed)" and rows["ewc-all"][3].rstrip(" |") == "+0.69"
     assert rows["ewc-online"][2] == "not run yet"
+
+
+def test_benchmark_verdicts_judge_the_whole_interval_against_the_tolerance():
+    """By hand, t(2) = 4.303: three seeds 94.0/94.2/94.4 (SEM 0.1155) against 94.31 ± 0.11 give −0.11 ± 0.69, inside
+    ±3; 85.0/85.2/85.4 against 94.42 ± 0.13 give −9.22 ± 0.75, outside; two seeds 80/82 against 78.51 ± 0.24 give
+    +2.49 ± 13.07 (t(1) = 12.706), crossing +3; one seed has no interval; 93.0/93.2/93.4 against 94.42 ± 0.13 give
+    −1.22 ± 0.75, inside ±3 and wholly below 0."""
+    published = {"a": (94.31, 0.11), "b": (94.42, 0.13), "c": (78.51, 0.24), "d": (94.31, 0.11), "e": (1.0, 0.1)}
+    published["f"] = (94.42, 0.13)  # 93.0/93.2/93.4: −1.22 ± 0.75, inside ±3 and below theirs
+    ours = {
+        "a": {0: acc_run(0.940), 1: acc_run(0.942), 2: acc_run(0.944)},
+        "b": {0: acc_run(0.850), 1: acc_run(0.852), 2: acc_run(0.854)},
+        "f": {0: acc_run(0.930), 1: acc_run(0.932), 2: acc_run(0.934)},
+        "c": {0: acc_run(0.80), 1: acc_run(0.82)},
+        "d": {0: acc_run(0.95)},
+    }
+    gap = tables.against_published(ours["a"], 94.31, 0.11)
+    assert gap.n == 3 and gap.diff == pytest.approx(-0.11) and gap.sem == pytest.approx(0.2 / 3**0.5)
+    assert gap.high - gap.diff == pytest.approx(4.303 * (0.2**2 / 3 + 0.11**2) ** 0.5)
+    assert tables.benchmark_verdicts(published, ours) == [
+        "a: ours − theirs −0.1 points, 95 % interval inside ±3: within 3 points",
+        "b: ours − theirs −9.2 points, 95 % interval outside ±3: off by more than 3 points",
+        "c: ours − theirs +2.5 points, 95 % interval crosses ±3: undecided (2 seeds)",
+        "d: ours − theirs +0.7 points (1 seed, no interval): undecided, the point is inside ±3",
+        "e: not run yet",
+        "f: ours − theirs −1.2 points, 95 % interval inside ±3: within 3 points and below theirs (the interval "
+        "excludes 0)",
+    ]
+    assert tables.benchmark_verdicts({"c": (78.51, 0.24)}, ours, tolerance=20)[0].endswith("within 20 points")
 
 
 def test_lambda_grid_table_marks_their_choice_and_our_best():
