@@ -108,15 +108,16 @@ def test_a_killed_suites_snakemake_lock_is_removed_and_a_live_ones_is_kept(env, 
     assert not list(locks.glob("*.lock"))
 
 
-def processes_naming(text: str) -> list[int]:
-    """The processes whose command line contains ``text``."""
+def processes_naming(*texts: str) -> list[int]:
+    """The processes whose command line contains every one of ``texts`` (each read once: it may end meanwhile)."""
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if text.encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
+            line = cmdline.read_bytes()
         except OSError:
-            pass
+            continue
+        if all(text.encode() in line for text in texts):
+            found.append(int(cmdline.parent.name))
     return found
 
 
@@ -141,7 +142,7 @@ def test_sigterm_to_the_suite_command_alone_stops_snakemake_and_its_job(env, tra
     )
     try:
         deadline = time.monotonic() + 120
-        while not any("suite-job" in Path(f"/proc/{pid}/cmdline").read_text() for pid in processes_naming(results_dir)):
+        while not processes_naming(results_dir, "suite-job"):
             assert time.monotonic() < deadline and proc.poll() is None, "the job never started"
             time.sleep(0.2)
         os.kill(proc.pid, signal.SIGTERM)
