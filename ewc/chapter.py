@@ -156,6 +156,18 @@ def suite_lambda_grid(
     return grid
 
 
+def suite_runs_at(name: str, runs: dict[str, dict[int, dict]], mode: str, lam: float) -> dict[int, dict]:
+    """``{seed: result}`` of the complete ``runs`` (``suite_progress``) that suite ``name`` declares for ``mode`` at
+    ``lam``, over every seed. The suite's own run names say where each seed's run lives (report-scale names its
+    λ-200 runs without λ), so no chapter repeats its naming rule."""
+    seeds = {}
+    for run, config in suites.suite(name).runs.items():
+        group, _, seed = run.rpartition("/seed-")
+        if config.mode == mode and config.lam == lam and int(seed) in runs.get(group, {}):
+            seeds[int(seed)] = runs[group][int(seed)]
+    return seeds
+
+
 def calibration_candidates() -> tuple[dict[str, dict[str, dict[int, dict]]], list[str]]:
     """The ``calibration`` suite's runs as ``{candidate label: {mode: {seed: result}}}`` (no penalty, which does not
     depend on λ, shared by the candidates with the same images), and the names of its runs still missing."""

@@ -460,3 +460,20 @@ def test_suite_lambda_grid_finds_each_declared_lambda_run_under_the_suites_own_n
     grid = suite_lambda_grid("vandeven2019", {"ewc-all_lam-500": {0: done}, "ewc-online_lam-100": {0: {}}}, "ewc-all")
     assert grid == {100.0: None, 1000.0: None, 10000.0: None, 500.0: done}
     assert suite_lambda_grid("vandeven2019", {"ewc-all_lam-500": {1: done}}, "ewc-all", seed=1) == {500.0: done}
+
+
+@pytest.mark.parametrize("calibrated", [2000.0, 200.0])
+def test_suite_runs_at_gathers_one_lambdas_seeds_from_the_grid_and_the_calibrated_run(monkeypatch, calibrated):
+    """At a calibrated λ of 2,000, seed 0 is the grid's run and seed 1 the calibrated one; at 200 both are the
+    λ-200 runs, named without λ. Runs at another λ, of another mode or not complete are left out."""
+    from ewc import suites
+    from ewc.chapter import suite_runs_at
+
+    monkeypatch.setattr(suites, "REPORT_SCALE_CALIBRATED_LAM", calibrated)
+    a, b, c = ({"metrics": {"acc": x}} for x in (0.1, 0.2, 0.3))
+    runs = {"ewc-all": {0: a, 1: b}, "ewc-all_lam-2000": {0: c, 1: a}, "ewc-all_lam-20000": {0: b}, "none": {2: c}}
+    expected = {0: c, 1: a} if calibrated == 2000.0 else {0: a, 1: b}
+    assert suite_runs_at("report-scale", runs, "ewc-all", calibrated) == expected
+    assert suite_runs_at("report-scale", {"ewc-all_lam-2000": {1: a}}, "ewc-all", 2000.0) == (
+        {1: a} if calibrated == 2000.0 else {}
+    )
