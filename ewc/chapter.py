@@ -137,15 +137,9 @@ def suite_progress(name: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
         if suites.status(config, path, check_fingerprint=True) != "done":
             missing.append(run)
             continue
-        group, seed = _group_and_seed(run)
+        group, seed = suites.split_run_name(run)
         groups.setdefault(group, {})[seed] = results.load_results(path)
     return groups, missing
-
-
-def _group_and_seed(run: str) -> tuple[str, int]:
-    """A suite run's name ``<group>/seed-<k>`` split into its group and seed."""
-    group, _, seed = run.rpartition("/seed-")
-    return group, int(seed)
 
 
 def suite_lambda_grid(
@@ -157,7 +151,7 @@ def suite_lambda_grid(
     grid = {}
     for run, config in suites.suite(name).runs.items():
         if config.mode == mode and config.seed == seed:
-            grid[config.lam] = runs.get(_group_and_seed(run)[0], {}).get(seed)
+            grid[config.lam] = runs.get(suites.split_run_name(run)[0], {}).get(seed)
     return grid
 
 
@@ -167,7 +161,7 @@ def suite_runs_at(name: str, runs: dict[str, dict[int, dict]], mode: str, lam: f
     λ-200 runs without λ), so no chapter repeats its naming rule."""
     seeds = {}
     for run, config in suites.suite(name).runs.items():
-        group, seed = _group_and_seed(run)
+        group, seed = suites.split_run_name(run)
         if config.mode == mode and config.lam == lam and seed in runs.get(group, {}):
             seeds[seed] = runs[group][seed]
     return seeds

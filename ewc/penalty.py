@@ -66,11 +66,16 @@ class Consolidation:
         if not 0 < gamma <= 1 or (gamma != 1 and mode != "ewc-online"):
             raise ConfigError(f"gamma must be in (0, 1] and 1 unless the mode is ewc-online; got {gamma} for {mode}")
         self.mode, self.lam, self.dtype, self.gamma = mode, float(lam), dtype, float(gamma)
-        self.slots = {"none": 0, "ewc-all": max(int(capacity), 1)}.get(mode, 1)
+        self.slots = self.slots_for(mode, capacity)
         self.tasks_consolidated = 0
         shapes = [tuple(s) for s in shapes]
         self.importance = [tf.Variable(tf.zeros((self.slots,) + s, dtype), trainable=False) for s in shapes]
         self.anchor = [tf.Variable(tf.zeros((self.slots,) + s, dtype), trainable=False) for s in shapes]
+
+    @staticmethod
+    def slots_for(mode: str, capacity: int) -> int:
+        """How many (importance, anchor) slots ``mode`` keeps for a run that consolidates ``capacity`` tasks."""
+        return {"none": 0, "ewc-all": max(int(capacity), 1)}.get(mode, 1)
 
     def __call__(self, params) -> tf.Tensor:
         """The penalty (scalar, ``dtype``) at ``params`` (tensors in the order of ``shapes``)."""

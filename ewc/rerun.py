@@ -65,9 +65,9 @@ def group_means(profile: str, root: Path) -> dict[str, dict[str, list[float]]]:
     suite = suites.suite(profile)
     groups: dict[str, dict[str, list[float]]] = {}
     for name in suite.runs:
-        group, _, seed = name.rpartition("/seed-")
+        group, _ = suites.split_run_name(name)
         path = root / profile / f"{name}.json"
-        if not group or not path.is_file():
+        if not path.is_file():
             continue
         result = json.loads(path.read_text())
         values = groups.setdefault(group, {})

@@ -401,7 +401,7 @@ def dry_run(s, root: Path, states: dict[str, str]) -> int:
     print(f"suite {s.name}: {s.description}; {len(s.runs)} runs into {root / s.name}", flush=True)
     rates = {}
     for config in s.runs.values():
-        key = network_key(config)
+        key = step_key(config)
         if key not in rates:
             rates[key] = measure(config)
             rates[key].startup_s += imports
@@ -426,7 +426,7 @@ def dry_run(s, root: Path, states: dict[str, str]) -> int:
         if state == "done":
             what, estimate = "done", "-"
         else:
-            seconds = estimate_seconds(config, rates[network_key(config)], tasks_done=done_tasks)
+            seconds = estimate_seconds(config, rates[step_key(config)], tasks_done=done_tasks)
             total, todo = total + seconds, todo + 1
             what = {"missing": "train", "partial": "train", "other": "retrain (file holds another config's results)"}[
                 state
@@ -442,31 +442,38 @@ def dry_run(s, root: Path, states: dict[str, str]) -> int:
     return 0
 
 
-def network_key(config) -> tuple:
-    """What a step's cost depends on: (arch, hidden widths or None, batch size, image side)."""
+def step_key(config) -> tuple:
+    """What a step's cost depends on: (arch, hidden widths or None, batch size, image side, penalty slots).
+
+    The penalty's slots (0 without one, T-1 for ewc-all, 1 otherwise; see ``ewc.penalty``) are computed at every step
+    from task 1 on, filled or not, so a step costs the same in every task of a run.
+    """
+    from ewc.penalty import Consolidation
+
     hidden = tuple(config.mlp_hidden) if config.arch == "mlp" else None
-    return config.arch, hidden, config.batch_size, getattr(config, "image_size", 28)
+    slots = Consolidation.slots_for(config.mode, config.tasks - 1)
+    return config.arch, hidden, config.batch_size, getattr(config, "image_size", 28), slots
 
 
 @dataclasses.dataclass
 class Rates:
     """A network's measured speed on this machine."""
 
-    train: float  # training images per second (the compiled train step, no penalty)
+    train: float  # training images per second (the compiled train step with the run's penalty)
     evaluate: float  # test images per second (the compiled prediction, batches of EVAL_BATCH)
     startup_s: float  # seconds before the first step: building the trainer and compiling its two functions
 
 
 def measure(config) -> Rates:
-    """Time ``config``'s compiled train step and prediction on random images, each for about a second after one
-    warm-up call (which compiles)."""
+    """Time ``config``'s compiled train step (its penalty included) and prediction on random images, each for about a
+    second after one warm-up call (which compiles)."""
     import numpy as np
 
     from ewc.train import EVAL_BATCH, SequentialTrainer
 
     t0 = time.perf_counter()
-    trainer = SequentialTrainer(dataclasses.replace(config, mode="none"))
-    side = network_key(config)[3]
+    trainer = SequentialTrainer(config)
+    side = step_key(config)[3]
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (config.batch_size, side, side), dtype=np.uint8)
     y = rng.integers(0, 10, config.batch_size).astype(np.int32)
@@ -505,9 +512,10 @@ def estimate_seconds(config, rates: Rates, tasks_done: int = 0) -> float:
 
 
 def _describe(key: tuple) -> str:
-    arch, hidden, batch, side = key
+    arch, hidden, batch, side, slots = key
     net = "Appendix A CNN" if arch == "cnn" else f"MLP {'-'.join(map(str, hidden))}"
-    return f"{net}, batch {batch}, {side}x{side} images"
+    penalty = f"{slots} penalty slot{'' if slots == 1 else 's'}"
+    return f"{net}, batch {batch}, {side}x{side} images, {penalty}"
 
 
 def _machine() -> str:

@@ -111,6 +111,12 @@ def run_name(config: RunConfig, lam_in_name: bool = False) -> str:
     return f"{config.mode}{lam}/seed-{config.seed}"
 
 
+def split_run_name(run: str) -> tuple[str, int]:
+    """A run's name ``<group>/seed-<k>`` (as every suite names its runs) split into its group and its seed."""
+    group, _, seed = run.rpartition("/seed-")
+    return group, int(seed)
+
+
 def _runs(configs: list[RunConfig], lam_in_name: Callable[[RunConfig], bool] = lambda c: False) -> dict:
     runs = {}
     for c in configs:

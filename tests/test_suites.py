@@ -16,8 +16,17 @@ from test_cli import assert_clean_failure
 
 from ewc.config import PARAMETERS, make_config
 from ewc.errors import ConfigError
-from ewc.suite_cli import Rates, estimate_seconds
-from ewc.suites import REPORT_SCALE_CALIBRATED_LAM, REPORT_SCALE_LAM_GRID, results_root, status, suite
+from ewc.suite_cli import Rates, estimate_seconds, measure, step_key
+from ewc.suites import (
+    REPORT_SCALE_CALIBRATED_LAM,
+    REPORT_SCALE_LAM_GRID,
+    SUITES,
+    results_root,
+    run_name,
+    split_run_name,
+    status,
+    suite,
+)
 
 SMOKE_RUNS = ["none/seed-0", "none/seed-1", "ewc-all/seed-0", "ewc-all/seed-1"]
 
@@ -299,6 +308,35 @@ def test_estimate_counts_training_fisher_and_evaluation_images_at_the_measured_r
     steps = make_config("paper", mode="ewc-online", tasks=3, iterations=50, batch_size=128)
     assert steps.train_images_per_task == 6400
     assert estimate_seconds(steps, rates) == pytest.approx(10 + 21_200 / 1000 + 60_000 / 4000)
+
+
+def test_the_estimate_times_each_run_with_its_own_penalty_slots(monkeypatch):
+    import ewc.train
+
+    built = []
+
+    class Recording(ewc.train.SequentialTrainer):
+        def __init__(self, config):
+            super().__init__(config)
+            built.append((config.mode, self.consolidation.slots))
+
+    monkeypatch.setattr(ewc.train, "SequentialTrainer", Recording)
+    configs = {m: make_config("smoke", mode=m) for m in ("none", "ewc-all", "ewc-previous", "ewc-online")}
+    tasks = configs["ewc-all"].tasks
+    assert [step_key(c)[-1] for c in configs.values()] == [0, tasks - 1, 1, 1]
+    rates = measure(configs["ewc-all"])
+    assert built == [("ewc-all", tasks - 1)] and rates.train > 0 and rates.evaluate > 0
+
+
+def test_every_suites_run_names_split_back_into_their_group_and_seed():
+    for name in SUITES:
+        for run, config in suite(name).runs.items():
+            group, seed = split_run_name(run)
+            assert seed == config.seed and f"{group}/seed-{seed}" == run and group.startswith(config.mode)
+    assert split_run_name(run_name(make_config("smoke", mode="ewc-all", seed=3), lam_in_name=True)) == (
+        "ewc-all_lam-1000",
+        3,
+    )
 
 
 def test_unknown_suite_name_is_one_error_line_and_exit_2():
