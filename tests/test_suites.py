@@ -131,17 +131,20 @@ def processes_naming(*texts: str) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="finds processes through Linux's /proc")
-def test_sigterm_to_the_suite_command_alone_stops_snakemake_and_its_job(env, trained):
+@pytest.mark.parametrize("executor", ["local", "cluster-generic"])
+def test_sigterm_to_the_suite_command_alone_stops_snakemake_and_its_job(env, trained, executor):
     """``kill PID`` of the suite command (SIGTERM to it alone, not to its process group) while a job runs: Snakemake
     and the job end too, the command says so in one line with exit status 143, and the next suite command trains
-    the run. The job is made to hang (tests/hanging_job) so that it is surely running when the signal comes."""
+    the run. The job is made to hang (tests/hanging_job) so that it is surely running when the signal comes.
+    Through cluster-generic the job runs detached from Snakemake, as on a batch system, and is ended by the profile's
+    cancel command."""
     path(env, "none/seed-1").unlink()
     results_dir = env["EWC_RESULTS_DIR"]
     hang = {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "tests" / "hanging_job"), os.environ.get("PYTHONPATH")]))
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ewc", "suite", "tiny", "--cores", "1"],
+        [sys.executable, "-m", "ewc", "suite", "tiny", "--cores", "1", "--executor", executor],
         cwd=ROOT,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env, **hang},
         stdout=subprocess.PIPE,
@@ -174,9 +177,12 @@ def test_sigterm_to_the_suite_command_alone_stops_snakemake_and_its_job(env, tra
     with open(Path(results_dir) / "tiny" / ".snakemake" / "ewc-suite.running") as mark:
         fcntl.flock(mark, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds the suite's mark any more
 
-    again = run_cli("suite", "tiny", "--cores", "1", env=env)
+    again = run_cli("suite", "tiny", "--cores", "1", "--executor", executor, env=env)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert [line for line in again.stdout.splitlines() if "started" in line] == ["tiny/none/seed-1: started"]
+    began = "started" if executor == "local" else "submitted"
+    assert [line.split(" (")[0] for line in again.stdout.splitlines() if began in line] == [
+        f"tiny/none/seed-1: {began}"
+    ]
 
 
 def test_runs_narrows_the_suite_to_the_runs_its_patterns_match(env, trained):
