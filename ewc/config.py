@@ -116,6 +116,13 @@ class RunConfig:
             "sampled (label drawn from p)."
         },
     )
+    fresh_optimizer: bool = field(
+        default=False,
+        metadata={
+            "help": "Start every task with a fresh Adam (step count and moments zero), as the report's code does by "
+            "recompiling the model after each task; otherwise one Adam is carried across all tasks."
+        },
+    )
     seed: int = field(
         default=0, metadata={"help": "Seeds the permutations, the initial weights, the shuffling and dropout."}
     )
@@ -174,8 +181,9 @@ def validate(c: RunConfig) -> None:
     if c.permutation == "block" and c.image_size % c.block_size:
         divisors = ", ".join(str(d) for d in range(1, c.image_size + 1) if c.image_size % d == 0)
         raise ConfigError(f"block size must divide {c.image_size} ({divisors}), got {c.block_size}")
-    if not isinstance(c.permute_first, bool):
-        raise ConfigError(f"permute first must be true or false, got {c.permute_first!r}")
+    for name in ("permute_first", "fresh_optimizer"):
+        if not isinstance(getattr(c, name), bool):
+            raise ConfigError(f"{name.replace('_', ' ')} must be true or false, got {getattr(c, name)!r}")
     _check_int("train size", c.train_size, 1, MNIST_TRAIN, " (MNIST has 60000 training images)")
     _check_int("test size", c.test_size, 1, MNIST_TEST, " (MNIST has 10000 test images)")
     _check_int("fisher samples", c.fisher_samples, 1, c.train_size, " (at most the train size)")
@@ -201,7 +209,7 @@ def validate(c: RunConfig) -> None:
 PARAMETERS = tuple(f.name for f in fields(RunConfig))
 # Fields added after results files and checkpoints were first written; their defaults reproduce the runs from before
 # they existed, so a stored config that lacks them means those defaults.
-LATER_FIELDS = ("iterations", "gamma", "permute_first", "image_size")
+LATER_FIELDS = ("iterations", "gamma", "permute_first", "image_size", "fresh_optimizer")
 DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
 
 

@@ -1,7 +1,9 @@
 """Experiments as the CLI and the book run them: one call trains (or sweeps) and writes results files.
 
 A run writes, next to its results file ``out``: the results so far after every task (``complete: false``) and a
-checkpoint ``out.ckpt.npz``; rerunning the same command resumes from the last finished task. When the run ends,
+checkpoint ``out.ckpt.npz`` after every task and, inside a task, after an epoch once ``SNAPSHOT_EVERY_S`` have passed
+since the last; rerunning the same command resumes from the last snapshot, so a kill loses at most one epoch (or
+that interval, where epochs are shorter). When the run ends,
 the complete results replace the partial ones and the checkpoint is deleted.
 
 This module sets runs up; ``ewc.train.run`` is only the task loop. Here a run's starting state is chosen (fresh,
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 
 from ewc import checkpoint as ckpt
@@ -57,21 +60,38 @@ def start_state(
 ) -> tuple[SequentialTrainer, dict]:
     """The trainer and record (``ewc.train.new_record``) a run of ``config`` starts from: the ``checkpoint`` if one
     exists and not ``fresh`` (ConfigError if it is from another config), else task 1 from the ``shared`` snapshot if
-    one exists, else nothing trained."""
+    one exists, else (not ``fresh``) the part of task 1 that a run sharing it trained before it was stopped
+    (``partial_task1``), else nothing trained."""
+    trainer = SequentialTrainer(config)
     if checkpoint is not None and Path(checkpoint).exists() and not fresh:
         ckpt.check_resumable(checkpoint, config)
-        trainer = SequentialTrainer(config)
         record = ckpt.restore(checkpoint, trainer)["record"]
         record["resumed_from_task"] = record["tasks_done"]
+        record["resumed_from_epoch"] = len(record["accuracy"])
         return trainer, record
-    trainer = SequentialTrainer(config)
-    if shared is None or not shared.exists():
+    if shared is not None and shared.exists():
+        record = ckpt.restore(shared, trainer)["record"]
+        record["task1_reused"] = True
+    elif shared is not None and partial_task1(shared).exists() and not fresh:
+        record = ckpt.restore(partial_task1(shared), trainer)["record"]
+        record["resumed_from_task"] = 0
+        record["resumed_from_epoch"] = len(record["accuracy"])
+    else:
         return trainer, new_record()
-    record = ckpt.restore(shared, trainer)["record"]
-    record["task1_reused"] = True
     # the snapshot's rows were as long as its own run's task count; task 1 is the only task seen so far
     record["accuracy"] = [row[:1] + [None] * (config.tasks - 1) for row in record["accuracy"]]
     return trainer, record
+
+
+def partial_task1(shared: Path) -> Path:
+    """Where the run training a shared task 1 keeps its snapshots between task 1's epochs, beside ``shared``: any
+    run of the same task 1 goes on from there if that run is stopped."""
+    return shared.with_name(shared.stem + ".partial.npz")
+
+
+#: Least seconds between two snapshots inside a task: a kill loses at most one epoch or this long, whichever is more;
+#: epochs of a few seconds (the quick profile's) are not each followed by a write of the whole state.
+SNAPSHOT_EVERY_S = 60.0
 
 
 def run_resumable(
@@ -83,15 +103,19 @@ def run_resumable(
     on_task_end=None,
     progress: bool = False,
     bar=None,
+    snapshot_every_s: float = SNAPSHOT_EVERY_S,
 ) -> dict:
-    """``ewc.train.run`` with snapshots between tasks; returns the results dict.
+    """``ewc.train.run`` with snapshots between tasks and inside them; returns the results dict.
 
     Args:
-        checkpoint: snapshot file written after every finished task (and its consolidation); an existing one from
-            the same config is resumed (one from another config is refused with ConfigError) unless ``fresh``.
+        checkpoint: snapshot file written after every finished task (and its consolidation), and after an epoch when
+            ``snapshot_every_s`` have passed since the last snapshot; an existing one from the same config is resumed
+            (one from another config is refused with ConfigError) unless ``fresh``.
         task1_cache: directory of task-1 snapshots shared by runs whose ``task1_key`` matches (e.g. the book's
             no-penalty, EWC-all and EWC-previous experiments): task 1 is trained once and reused. The snapshot is
             taken before task 1's consolidation and without the penalty state, so runs of any mode can share it.
+            While task 1 is trained its epoch snapshots go to ``partial_task1`` beside it, so whichever run of that
+            task 1 starts next goes on from them.
         on_task_end: called with the results so far (``complete`` false) after each task but the last.
         progress, bar: as for ``ewc.train.run``.
     """
@@ -100,19 +124,44 @@ def run_resumable(
         trainer, record = start_state(config, checkpoint, fresh, shared)
         if record["tasks_done"] >= 1:
             lock.release()  # task 1 came from the checkpoint or the cache
+        last_snapshot = time.monotonic()
 
         def trained(trainer: SequentialTrainer, record: dict) -> None:
             if record["tasks_done"] == 1 and shared is not None:
                 ckpt.save(shared, trainer, {"config": task1_key(config), "record": record}, consolidation=False)
+                partial_task1(shared).unlink(missing_ok=True)
                 lock.release()
 
+        def after_epoch(trainer: SequentialTrainer, record: dict) -> None:
+            nonlocal last_snapshot
+            if time.monotonic() - last_snapshot < snapshot_every_s:
+                return
+            if record["tasks_done"] == 0 and shared is not None:
+                meta = {"config": task1_key(config), "record": record}
+                ckpt.save(partial_task1(shared), trainer, meta, consolidation=False)
+            elif checkpoint is not None:
+                ckpt.save(checkpoint, trainer, {"config": config.to_dict(), "record": record})
+            last_snapshot = time.monotonic()
+
         def after_task(trainer: SequentialTrainer, record: dict, partial: dict) -> None:
+            nonlocal last_snapshot
             if checkpoint is not None:
                 ckpt.save(checkpoint, trainer, {"config": config.to_dict(), "record": record})
+                last_snapshot = time.monotonic()
             if on_task_end is not None and record["tasks_done"] < config.tasks:
                 on_task_end(partial)
 
-        return run(config, data, trainer, record, trained=trained, after_task=after_task, progress=progress, bar=bar)
+        return run(
+            config,
+            data,
+            trainer,
+            record,
+            trained=trained,
+            after_task=after_task,
+            after_epoch=after_epoch,
+            progress=progress,
+            bar=bar,
+        )
 
 
 class Task1Lock:

@@ -38,6 +38,13 @@ class Adam:
         """Every state variable in a fixed order (for checkpoints): iterations, then the moments."""
         return [self.iterations, *self.moments]
 
+    def reset(self) -> None:
+        """Back to the state of a newly built Adam (step count and both moments zero), as a freshly compiled Keras
+        model's optimizer starts: the report's code recompiles its model after every task."""
+        self.iterations.assign(0)
+        for moments in self.moments:
+            moments.assign(tf.zeros_like(moments))
+
     def apply(self, grads, variables) -> None:
         """One Adam step on ``variables`` (float32, the ones it was built for, same order) with gradients ``grads``."""
         t = tf.cast(self.iterations + 1, tf.float32)

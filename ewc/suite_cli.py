@@ -55,7 +55,7 @@ def add_suite_commands(sub) -> None:
         help="train a reference suite of runs with Snakemake (--dry-run: list and estimate)",
         description="Train every run of a declared suite that has no complete results yet, one "
         "Snakemake job per run; an interrupted suite reruns only unfinished runs, each resuming from "
-        "its last finished task. Suites: " + "; ".join(f"{k}: {d}" for k, (d, _) in SUITES.items()),
+        "its last snapshotted epoch. Suites: " + "; ".join(f"{k}: {d}" for k, (d, _) in SUITES.items()),
     )
     p.add_argument("name", metavar="NAME", help=f"the suite: {', '.join(SUITES)}")
     p.add_argument(

@@ -25,8 +25,11 @@ Suites (built when asked for, so that a suite needing fields this version of Run
   spreads with the calibration's floors. Run names carry λ and the images (``ewc-all_lam-500/seed-2``,
   ``none_images-16000/seed-0``), and configs pin the values the calibration was about, so neither changes when
   the profile does.
-* ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200), modes
-  none, ewc-all, ewc-previous, seed 0.
+* ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200, a fresh
+  Adam for every task and the Fisher over all training images, as the report's code does), modes none, ewc-all,
+  ewc-previous, seed 0; the three share task 1.
+* ``forgetting``: the dose-response of forgetting without a penalty at that protocol (``_forgetting``): 2 tasks,
+  seeds 0-2, a fresh or a carried Adam for task 2.
 
 The vandeven2019 protocol, as their code (GMvandeVen/continual-learning) sets it. Their README at commit 86802a8
 says the results of arXiv 1809.10635 came from commit 9c0ca78, whose permuted-MNIST settings were passed on the
@@ -178,7 +181,17 @@ def _book(profile: str) -> dict:
 def _report_scale() -> dict:
     def config(mode: str, seed: int, lam: float = 200.0) -> RunConfig:
         return make_config(
-            "paper", mode=mode, seed=seed, lam=lam, epochs=5, train_size=60000, test_size=10000, batch_size=64, lr=1e-4
+            "paper",
+            mode=mode,
+            seed=seed,
+            lam=lam,
+            epochs=5,
+            train_size=60000,
+            test_size=10000,
+            batch_size=64,
+            lr=1e-4,
+            fisher_samples=1000,  # as this suite was run, before the paper profile took the report's code's values
+            fresh_optimizer=False,
         )
 
     configs = [config(m, s) for m in ("none", "ewc-all", "ewc-previous", "ewc-online") for s in range(2)]
@@ -209,6 +222,7 @@ def _vandeven2019() -> dict:
             gamma=1.0,
             fisher_kind="empirical",
             fisher_samples=60000,
+            fresh_optimizer=False,
         )
 
     seeds = range(3)
@@ -291,6 +305,25 @@ def _paper() -> dict:
     return _runs([make_config("paper", mode=m, seed=0) for m in ("none", "ewc-all", "ewc-previous")])
 
 
+FORGETTING_SEEDS = range(3)
+
+
+def _forgetting() -> dict:
+    """Two tasks without a penalty at the report's protocol, to see what sets the size of forgetting: task 1's
+    accuracy after each of task 2's 30 epochs, with a fresh Adam for task 2 (the report's code) and with one Adam
+    carried over from task 1. ``fresh-adam/seed-0`` is not declared: it is the first two tasks of the ``paper``
+    suite's ``none/seed-0`` (the same task 1, task-2 permutation, shuffling and dropout stream; ``forgetting_curve``
+    reads it from there)."""
+    runs = {}
+    for fresh in (True, False):
+        for seed in FORGETTING_SEEDS:
+            if fresh and seed == 0:
+                continue
+            group = "fresh-adam" if fresh else "carried-adam"
+            runs[f"{group}/seed-{seed}"] = make_config("paper", mode="none", tasks=2, seed=seed, fresh_optimizer=fresh)
+    return runs
+
+
 SUITES: dict[str, tuple[str, Callable[[], dict]]] = {
     "tiny": ("four tiny MLP runs, for the tests of the suite runner", _tiny),
     "smoke": ("the book's runs at the smoke profile (seconds each)", lambda: _book("smoke")),
@@ -299,6 +332,7 @@ SUITES: dict[str, tuple[str, Callable[[], dict]]] = {
     "vandeven2019": ("van de Ven & Tolias 2019, domain-incremental permuted MNIST", _vandeven2019),
     "calibration": ("candidates for the quick profile's λ, over the book's five seeds", _calibration),
     "paper": ("the report's exact protocol, 30 epochs x 60,000 images per task", _paper),
+    "forgetting": ("the report's protocol without a penalty on 2 tasks, with a fresh or a carried Adam", _forgetting),
 }
 
 

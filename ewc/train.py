@@ -171,7 +171,9 @@ def new_record() -> dict:
     """The record of a run that has trained nothing. It grows by one ``accuracy`` row (T floats, None for tasks not
     yet seen) and one ``train_loss`` per epoch, and by one ``train_s``/``eval_s`` per task and one ``fisher_s`` per
     consolidation; ``tasks_done``/``consolidated`` count finished and consolidated tasks (where a resumed run goes on);
-    ``resumed_from_task``/``task1_reused`` say how the run started (set by ``ewc.experiment``)."""
+    ``task_partial_s`` holds the [training, evaluation] seconds of the unfinished task's epochs so far;
+    ``resumed_from_task``/``resumed_from_epoch``/``task1_reused`` say how the run started (set by ``ewc.experiment``).
+    The epochs done in the unfinished task are ``len(accuracy) - tasks_done * epochs``."""
     return {
         "accuracy": [],
         "train_loss": [],
@@ -180,7 +182,9 @@ def new_record() -> dict:
         "fisher_s": [],
         "tasks_done": 0,
         "consolidated": 0,
+        "task_partial_s": [0.0, 0.0],
         "resumed_from_task": None,
+        "resumed_from_epoch": None,
         "task1_reused": False,
     }
 
@@ -193,13 +197,17 @@ def run(
     *,
     trained=None,
     after_task=None,
+    after_epoch=None,
     progress: bool = False,
     bar: tqdm | None = None,
 ) -> dict:
-    """Train tasks ``record["tasks_done"] + 1 .. config.tasks`` in sequence and return the results dict (see
-    ``ewc.results``). Where a run starts (fresh, resumed, or with task 1 from a shared snapshot) and what it saves
-    between tasks belong to its caller, ``ewc.experiment``: it passes the starting state and saves through the
-    callbacks.
+    """Train from where ``record`` stands (task ``record["tasks_done"] + 1``, after the epochs of it already
+    recorded) to the end of task ``config.tasks`` and return the results dict (see ``ewc.results``). Where a run
+    starts (fresh, resumed, or with task 1 from a shared snapshot) and what it saves belong to its caller,
+    ``ewc.experiment``: it passes the starting state and saves through the callbacks.
+
+    With ``config.fresh_optimizer`` Adam is reset before the first step of every task after the first (never when a
+    task is resumed part-way: its optimizer state comes from the snapshot).
 
     Args:
         trainer, record: the state to go on from, as ``ewc.checkpoint.restore`` leaves them (the trainer built from
@@ -210,6 +218,8 @@ def run(
             the mode's Fisher not yet computed), so this is where it can be shared.
         after_task: called as ``after_task(trainer, record, partial)`` after each task and its consolidation, with
             the results so far (``partial``, ``complete`` false): the state a killed run resumes from.
+        after_epoch: called as ``after_epoch(trainer, record)`` after each epoch (accuracy row) but a task's last:
+            the state a run killed inside a task resumes from, losing at most the epoch it was in.
         bar: a progress bar shared with other runs (e.g. the book runner's): advanced by the images trained, its
             postfix set to the task and epoch; without it, ``progress`` shows a bar of this run's own.
     """
@@ -217,6 +227,7 @@ def run(
     tasks, perms = make_tasks(config, mnist)
     trainer = SequentialTrainer(config) if trainer is None else trainer
     record = new_record() if record is None else record
+    record.setdefault("task_partial_s", [0.0, 0.0])  # a snapshot written before the field existed: between tasks
     n_tasks, epochs = config.tasks, config.epochs
     _consolidate_pending(trainer, tasks, record)  # a task 1 taken from a shared snapshot
     steps = steps_per_task(config)
@@ -224,9 +235,10 @@ def run(
     images = passes * config.train_size + rest * config.batch_size  # per task
     own_bar = bar is None
     if own_bar:
+        epochs_in = len(record["accuracy"]) - record["tasks_done"] * epochs
         bar = tqdm(
             total=n_tasks * images,
-            initial=record["tasks_done"] * images,
+            initial=record["tasks_done"] * images + epochs_in * images // epochs,
             unit="img",
             disable=not progress,
             leave=False,
@@ -234,9 +246,13 @@ def run(
             file=progress_stream(),  # live through the CLI's stderr filter
         )
     for k in range(record["tasks_done"], n_tasks):
-        task_train = task_eval = 0.0
-        stream, done = minibatches(config.train_size, config.batch_size, config.seed, k), 0
-        for e in range(epochs):
+        first = len(record["accuracy"]) - k * epochs  # epochs of task k already recorded (a resumed run)
+        if first == 0 and k > 0 and config.fresh_optimizer:
+            trainer.optimizer.reset()
+        task_train, task_eval = record["task_partial_s"]
+        done = first * steps // epochs
+        stream = itertools.islice(minibatches(config.train_size, config.batch_size, config.seed, k), done, None)
+        for e in range(first, epochs):
             part = f"epoch {e + 1}/{epochs}" if not config.iterations else f"step {done}/{steps}"
             if own_bar:
                 bar.set_description(f"{config.mode} task {k + 1}/{n_tasks} {part}")
@@ -250,8 +266,12 @@ def run(
             record["accuracy"].append([trainer.accuracy(tasks[j]) if j <= k else None for j in range(n_tasks)])
             task_train += t1 - t0
             task_eval += time.perf_counter() - t1
+            record["task_partial_s"] = [task_train, task_eval]
+            if after_epoch is not None and e < epochs - 1:
+                after_epoch(trainer, record)
         record["train_s"].append(task_train)
         record["eval_s"].append(task_eval)
+        record["task_partial_s"] = [0.0, 0.0]
         record["tasks_done"] = k + 1
         if trained is not None:
             trained(trainer, record)
@@ -291,6 +311,7 @@ def _results(
         "metrics": res.metrics(r) if complete else None,
         "timings": {k: record[k] for k in ("train_s", "eval_s", "fisher_s")} | {"total_s": time.time() - started},
         "resumed_from_task": record["resumed_from_task"],
+        "resumed_from_epoch": record.get("resumed_from_epoch"),
         "task1_reused": record["task1_reused"],
         "parameters": int(sum(np.prod(v.shape) for v in trainer.model.trainable_variables)),
     }
