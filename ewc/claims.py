@@ -10,7 +10,7 @@ whose runs land on the same side of the interval; the numbers behind them are in
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,15 +75,35 @@ def first_task_fading(result: dict) -> float:
 # Claims
 
 
+HOLDS = "holds at the report's size"  # a report finding at the size the report states
+HOLDS_BOOK = "holds"  # a comparison of this book's own: there is no report size to meet
+SMALLER = "same direction, smaller than the report"
+UNRESOLVED = "not resolved"
+CONTRADICTED = stats.CONTRADICTED
+ONE_RUN = " (one run)"  # a single seed, judged as the report judged its runs: by the value itself
+
+
+def equivalent(margin: float) -> str:
+    """The verdict of an equality shown to hold within ``margin`` points (two one-sided tests)."""
+    return f"equivalent within ±{margin:g}"
+
+
 @dataclass(frozen=True)
 class Claim:
-    """``a`` minus ``b`` is claimed to be above zero (``direction`` +1), below it (-1), or zero (0: an equality,
-    which can only be contradicted, by an interval that excludes zero, or left standing as "no difference resolved").
+    """``a`` minus ``b`` (``b`` a constant, or None for zero) is claimed to be large in ``direction`` (+1: above,
+    -1: below): the *effect* direction x (a - b), per seed, is claimed to reach ``size`` (points), the size the source
+    states, where ``null`` is the value that means no effect at all (0 for a difference; chance, 10 %, for an
+    accuracy level). Direction 0 claims an equality: the effect lies within ``margin`` of zero.
 
     Attributes:
         text: the claim as the book states it.
         a, b: (label, metric) of each side; ``b`` may be a constant (points) or None (zero).
         direction: +1, -1 or 0.
+        size, null: in effect units (points, the claimed direction positive): see above.
+        margin: the equivalence margin of an equality (points); None: no equivalence can be shown.
+        primary: one of the report's primary findings, judged together (Holm); else exploratory.
+        experiment: the experiment the claim belongs to ("Exp. 1", "Exp. 2", "Exp. 3", "Ranking", "book").
+        report: the report's value, in words, with where it was read ("about 40 (Fig. 3)").
         floor: an optional bar on the mean of a - b (points) that a calibrated profile must clear.
         source: "report" for the report's findings, "book" for comparisons this book adds.
     """
@@ -94,37 +114,92 @@ class Claim:
     direction: int = 1
     floor: float | None = None
     source: str = "report"
+    size: float = 0.0
+    null: float = 0.0
+    margin: float | None = None
+    primary: bool = False
+    experiment: str = ""
+    report: str = ""
+
+    def __post_init__(self) -> None:
+        if self.direction not in (-1, 0, 1):
+            raise ValueError(f"direction must be -1, 0 or 1, got {self.direction}")
+        if self.direction and self.size < self.null:
+            raise ValueError(f"a claim's size ({self.size}) cannot be below its null ({self.null})")
 
 
 @dataclass(frozen=True)
 class Judgement:
+    """A claim judged on runs: ``comparison`` summarizes a - b over ``seeds`` (None: the runs it needs are missing);
+    ``effects`` are the per-seed effects (direction x (a - b); a - b for an equality), in the order of ``seeds``;
+    ``adjusted`` holds Holm-adjusted p-values (``tests``) when the claim was judged in its primary family."""
+
     claim: Claim
-    comparison: stats.Comparison | None  # None: the runs it needs are missing
+    comparison: stats.Comparison | None
     seeds: tuple[int, ...]
+    effects: tuple[float, ...] = ()
+    adjusted: tuple[float, ...] | None = None
+
+    @property
+    def tests(self) -> tuple[float, ...] | None:
+        """Unadjusted one-sided p-values (None for fewer than two seeds). Direction +-1: that the effect is above
+        ``size`` (holds), below ``size`` (smaller), above ``null`` (a true effect). Equality: that it is inside the
+        margin (the larger of the two one-sided tests, TOST), and that it is outside it."""
+        if len(self.effects) < 2:
+            return None
+        c = self.claim
+        if c.direction:
+            return (
+                stats.p_above(self.effects, c.size),
+                stats.p_below(self.effects, c.size),
+                stats.p_above(self.effects, c.null),
+            )
+        if c.margin is None:
+            return (1.0, min(1.0, 2 * min(stats.p_above(self.effects, 0.0), stats.p_below(self.effects, 0.0))))
+        inside = max(stats.p_above(self.effects, -c.margin), stats.p_below(self.effects, c.margin))
+        outside = min(1.0, 2 * min(stats.p_above(self.effects, c.margin), stats.p_below(self.effects, -c.margin)))
+        return inside, outside
 
     @property
     def verdict(self) -> str:
         if self.comparison is None:
             return "no runs"
-        return self.comparison.verdict
+        c = self.claim
+        holds = HOLDS if c.source == "report" else HOLDS_BOOK
+        if len(self.effects) == 1:
+            v = self.effects[0]
+            if not c.direction:
+                return UNRESOLVED + ONE_RUN
+            return (holds if v >= c.size else SMALLER if v > c.null else CONTRADICTED) + ONE_RUN
+        p = self.adjusted if self.adjusted is not None else self.tests
+        if not c.direction:
+            return equivalent(c.margin) if p[0] < stats.ALPHA else CONTRADICTED if p[1] < stats.ALPHA else UNRESOLVED
+        if p[0] < stats.ALPHA:
+            return holds
+        if p[1] < stats.ALPHA:
+            return SMALLER if p[2] < stats.ALPHA else CONTRADICTED
+        return UNRESOLVED
 
     @property
-    def rerun_keeps(self) -> float | None:
-        """The chance that a rerun over as many new seeds gives this verdict again (``stats.rerun_keeps_verdict``);
-        None without runs."""
-        if self.comparison is None:
+    def shortfall(self) -> float | None:
+        """How far the mean effect falls short of the claim's size (points; None without runs or for an equality)."""
+        if self.comparison is None or not self.claim.direction:
             return None
-        return stats.rerun_keeps_verdict(self.comparison.diff, self.claim.direction)
+        return self.claim.size - sum(self.effects) / len(self.effects)
 
     @property
     def floor_met(self) -> bool | None:
         if self.claim.floor is None or self.comparison is None:
             return None
-        return self.comparison.diff.mean * self.claim.direction >= self.claim.floor and self.verdict == stats.REPRODUCED
+        return self.comparison.diff.mean * self.claim.direction >= self.claim.floor and self.verdict in (
+            HOLDS,
+            HOLDS_BOOK,
+            SMALLER,
+        )
 
 
 def judge(claim: Claim, runs: Runs) -> Judgement:
-    """Judge ``claim`` on the seeds every side has (paired by seed)."""
+    """Judge ``claim`` alone (unadjusted) on the seeds every side has (paired by seed)."""
     label_a, metric_a = claim.a
     sides = [label_a] + ([claim.b[0]] if isinstance(claim.b, tuple) else [])
     if any(label not in runs or not runs[label] for label in sides):
@@ -138,11 +213,38 @@ def judge(claim: Claim, runs: Runs) -> Judgement:
         b = [metric_b(runs[label_b][s]) for s in seeds]
     else:
         b = [float(claim.b or 0.0)] * len(seeds)
-    return Judgement(claim, stats.paired(a, b, claim.direction), seeds)
+    sign = claim.direction or 1
+    effects = tuple(sign * (x - y) for x, y in zip(a, b))
+    return Judgement(claim, stats.paired(a, b, claim.direction), seeds, effects)
+
+
+def adjust(judgements: list[Judgement]) -> list[Judgement]:
+    """The judgements with the primary ones (two seeds or more) Holm-adjusted together, test by test: each of a
+    claim's one-sided tests is adjusted within the family of the same test over the primary claims."""
+    family = [i for i, j in enumerate(judgements) if j.claim.primary and j.tests is not None]
+    if not family:
+        return list(judgements)
+    width = max(len(judgements[i].tests) for i in family)
+    columns = [
+        stats.holm([judgements[i].tests[k] if k < len(judgements[i].tests) else 1.0 for i in family])
+        for k in range(width)
+    ]
+    out = list(judgements)
+    for row, i in enumerate(family):
+        n = len(judgements[i].tests)
+        out[i] = dataclasses.replace(judgements[i], adjusted=tuple(columns[k][row] for k in range(n)))
+    return out
 
 
 def judge_all(claims: list[Claim], runs: Runs) -> list[Judgement]:
-    return [judge(c, runs) for c in claims]
+    """Judge every claim on ``runs``; the primary ones among them are Holm-adjusted as one family (``adjust``)."""
+    return adjust([judge(c, runs) for c in claims])
+
+
+def of_experiment(judgements: list[Judgement], *experiments: str) -> list[Judgement]:
+    """The judgements of claims in ``experiments`` ("Exp. 1", ...), judged with the whole list (so a primary claim
+    carries the same Holm adjustment on every page that shows it)."""
+    return [j for j in judgements if j.claim.experiment in experiments]
 
 
 def verdict_lines(judgements: list[Judgement]) -> list[str]:
@@ -154,105 +256,36 @@ def _signed(x: float) -> str:
     return f"{x:+.1f}".replace("-", "−")
 
 
+def size_text(claim: Claim) -> str:
+    """The effect the claim needs, in the table's words: '≥ 20', '≤ −5', '±2' (an equality), '> 0' (no size)."""
+    if not claim.direction:
+        return "—" if claim.margin is None else f"±{claim.margin:g}"
+    if claim.size == claim.null == 0:
+        return "> 0" if claim.direction > 0 else "< 0"
+    return f"{'≥' if claim.direction > 0 else '≤'} {claim.direction * claim.size + 0.0:g}".replace("-", "−")
+
+
+def findings_table(claims: list[Claim]):
+    """The claims as fixed before any run was judged: family, the report's value and the size each needs (Markdown)."""
+    rows = [[c.text, "primary" if c.primary else "exploratory", c.report or "—", size_text(c)] for c in claims]
+    return _md(markdown_table(["claim", "family", "the report", "needs (points)"], rows, "lllr"))
+
+
 def claims_table(judgements: list[Judgement]):
-    """Claim, mean difference, its 95 % interval (paired by seed), seeds agreeing, floor, verdict, and the chance
-    that a rerun over as many new seeds gives the same verdict (Markdown)."""
+    """Claim (primary or exploratory), the size it needs, the mean effect (a - b, points) with its 95 % interval
+    (paired by seed), and the verdict (Markdown)."""
     rows = []
     for j in judgements:
+        kind = "primary" if j.claim.primary else "exploratory"
         c = j.comparison
         if c is None:
-            rows.append([j.claim.text, "—", "—", "—", "—", j.verdict, "—"])
+            rows.append([j.claim.text, kind, size_text(j.claim), "—", "—", j.verdict])
             continue
         d = c.diff
-        interval = "—" if d.n < 2 else f"{_signed(d.low)} to {_signed(d.high)}"
-        bar = j.claim.direction * j.claim.floor + 0.0 if j.claim.floor is not None else None  # no "-0"
-        floor = (
-            ""
-            if bar is None
-            else f"{'≥' if j.claim.direction > 0 else '≤'} {bar:g}: {'met' if j.floor_met else 'not met'}"
-        )
-        agree = "—" if j.claim.direction == 0 else f"{c.agree}/{c.of}"
-        rows.append([j.claim.text, _signed(d.mean), interval, agree, floor, f"**{j.verdict}**", _percent(j)])
-    header = [
-        "claim",
-        "mean difference (points)",
-        "95 % interval",
-        "seeds agreeing",
-        "floor",
-        "verdict",
-        "a rerun keeps it",
-    ]
-    return _md(markdown_table(header, rows, "lrrrllr"))
-
-
-def _percent(j: Judgement) -> str:
-    return f"{100 * j.rerun_keeps:.0f} %"
-
-
-def _fragile(j: Judgement) -> str:
-    """'52 % kept; about 19 seeds would settle it 9 times in 10' (no seed count for an equality: no number of seeds
-    shows one)."""
-    n = None if j.claim.direction == 0 else stats.seeds_to_resolve(j.comparison.diff)
-    return f"{_percent(j)} kept" + (f"; about {n} seeds would settle it 9 times in 10" if n else "")
-
-
-def rerun_expectation(judgements: list[Judgement], report: dict | None) -> str:
-    """How many of these verdicts a rerun over as many new seeds should change (the sum of each claim's chance of
-    changing, ``Judgement.rerun_keeps``, and the central 90 % range of that count, ``stats.count_range``); for the
-    least stable, how many seeds would resolve them if their mean difference is the true one
-    (``stats.seeds_to_resolve``); and, given a rerun check's report (``ewc.rerun``), which of them the last rerun
-    changed, and whether that count lies in the range (Markdown)."""
-    judged = [j for j in judgements if j.comparison is not None]
-    expected = sum(1 - j.rerun_keeps for j in judged)
-    low, high = stats.count_range([1 - j.rerun_keeps for j in judged])
-    fragile = sorted((j for j in judged if j.rerun_keeps < 0.8), key=lambda j: j.rerun_keeps)
-    text = (
-        f"A rerun over as many new seeds should change about **{expected:.1f} of these {len(judged)} verdicts**, "
-        f"between {low} and {high} in nine reruns out of ten (the sum of each claim's chance of changing, from its "
-        "own seed spread, and the range of that count were the claims independent)"
-    )
-    if fragile:
-        text += "; the least stable: " + "; ".join(f"*{j.claim.text}* ({_fragile(j)})" for j in fragile)
-    text += "."
-    if judged:
-        every = math.prod(j.rerun_keeps for j in judged)
-        text += f" Were the claims independent, a rerun would keep every verdict with probability {100 * every:.0f} %."
-        text += _all_kept(judged)
-    if report is not None:
-        # a checked line reads 'cell N: <claim>: <verdict>'
-        published = {
-            line.split(": ", 1)[1].rsplit(": ", 1)[0]
-            for d in report.get("line_differences", [])
-            for line in d["published"]
-        }
-        changed = sorted(published & {j.claim.text for j in judged})
-        inside = "inside" if low <= len(changed) <= high else "outside"
-        text += (
-            f" The last rerun check ({report['finished']}) changed **{len(changed)}** of them, {inside} that range"
-            + (": " + "; ".join(f"*{c}*" for c in changed) if changed else "")
-            + "."
-        )
-    return _md(text)
-
-
-def _all_kept(judged: list[Judgement]) -> str:
-    """What keeping every verdict together 9 times in 10 would take: each claim kept with probability 0.9^(1/n), so
-    the seeds that resolve each directional claim with that power (``stats.seeds_to_resolve``, its mean difference
-    taken as true); an equality judged by a 95 % interval is contradicted 5 % of the time even when it holds."""
-    strict = 0.9 ** (1 / len(judged))
-    seeds = [(stats.seeds_to_resolve(j.comparison.diff, strict), j) for j in judged if j.claim.direction != 0]
-    need = [(n, j) for n, j in seeds if n is not None]
-    if not need:
-        return ""
-    most, worst = max(need, key=lambda pair: pair[0])
-    text = (
-        f" For a rerun to keep all {len(judged)} together nine times in ten, each must be kept "
-        f"{100 * strict:.1f} % of the time: with each mean difference taken as true, the directional claims would "
-        f"need {min(n for n, _ in need)} to {most} seeds each (most: *{worst.claim.text}*)"
-    )
-    if any(j.claim.direction == 0 for j in judged):
-        text += ", and an equality judged by a 95 % interval is kept at most 95 % of the time, whatever the seeds"
-    return text + "."
+        interval = "—" if d.n < 2 else f"[{_signed(d.low)}, {_signed(d.high)}]"
+        rows.append([j.claim.text, kind, size_text(j.claim), _signed(d.mean), interval, f"**{j.verdict}**"])
+    header = ["claim", "family", "needs", "mean (points)", "95 % interval", "verdict"]
+    return _md(markdown_table(header, rows, "llrrrl"))
 
 
 def floors_summary(judgements: list[Judgement]) -> str:
@@ -294,8 +327,114 @@ def candidates_table(judged: dict[str, list[Judgement]], mark: str = "floor"):
 # The book's claims
 
 
+#: The report's values behind the primary claims' sizes, read off its Figures 3-5 (digitized in
+#: ``results/report-figures/figures.json``, ``ewc.report_figures``) at the end of the last task (epoch 150).
+#: A test checks these against the digitized figures.
+REPORT_ACC = {"none": 65.4, "ewc-all": 96.7, "ewc-previous": 89.5}
+REPORT_TASK1_FINAL = {"ewc-all": 94.9, "ewc-previous": 79.3}  # Figs 4 and 5, task 1 at epoch 150
+
+
+def lowest_final(result: dict) -> float:
+    """The lowest final accuracy over all tasks (points): every task ends at least this high."""
+    return 100 * min(result["metrics"]["final"])
+
+
 def report_findings(tasks: int) -> list[Claim]:
-    """The report's three findings and its ranking, as claims about runs labelled by mode."""
+    """The report's findings as claims about runs labelled by mode, each at the size the report states.
+
+    Primary (judged together, Holm), with the size each needs and why:
+    * Exp. 1 (Fig. 3: task 1 "drops from almost 100 % to a mere 60 %"): task 1 loses >= 20 points over task 2, half
+      the report's 40 -- a loss of 20 points is still the catastrophe the report describes, one of 5 is not.
+    * Exp. 2 (Fig. 4: "performance is high on all tasks"; its lowest task ends at about 95 %): every task ends at
+      >= 90 % under EWC on every task, the lowest of the five judged, so all five hold jointly.
+    * Exp. 2, Exp. 3 and the Discussion's ranking ("clearly offers the best", "far better than ... without any EWC"):
+      the ACC differences between the three experiments, each >= half the difference of the report's figures.
+    * Exp. 3 (Fig. 5: a task "degrades significantly"): task 1 ends lower with EWC on the previous task only than
+      with EWC on every task, by at least half the difference of the report's figures.
+    Exploratory: task 2 ending above task 4 (the report's "for example" from one run), and task 1 still fading under
+    EWC on the previous task once it leaves the penalty."""
+    none, all_, prev = (REPORT_ACC[m] for m in ("none", "ewc-all", "ewc-previous"))
+    claims = [
+        Claim(
+            "Exp. 1: without a penalty, task 1 loses ≥ 20 points while task 2 is learned",
+            ("none", loss_after_next(1)),
+            size=20.0,
+            primary=True,
+            experiment="Exp. 1",
+            report="about 40: 'from almost 100 % to a mere 60 %' (Fig. 3; its curve: 99 → 67 %)",
+        ),
+        Claim(
+            "Exp. 2: with EWC on every task, every task ends at ≥ 90 %",
+            ("ewc-all", lowest_final),
+            size=90.0,
+            null=10.0,
+            primary=True,
+            experiment="Exp. 2",
+            report="lowest task about 95 % (Fig. 4)",
+        ),
+        _acc_claim("Exp. 2: EWC on every task ends with an ACC", "ewc-all", "none", all_ - none, "Exp. 2"),
+        _task1_claim(REPORT_TASK1_FINAL["ewc-all"] - REPORT_TASK1_FINAL["ewc-previous"]),
+        _acc_claim("Ranking: EWC on every task ends with an ACC", "ewc-all", "ewc-previous", all_ - prev, "Ranking"),
+        _acc_claim(
+            "Ranking: EWC on the previous task ends with an ACC", "ewc-previous", "none", prev - none, "Ranking"
+        ),
+    ]
+    if tasks >= 4:
+        claims.append(
+            Claim(
+                "Exp. 2: under EWC on every task, task 2 ends above task 4",
+                ("ewc-all", final(2)),
+                ("ewc-all", final(4)),
+                experiment="Exp. 2",
+                report="'for example' (Fig. 4)",
+            )
+        )
+    claims.append(
+        Claim(
+            "Exp. 3: under EWC on the previous task, task 1 keeps losing after it leaves the penalty",
+            ("ewc-previous", first_task_fading),
+            experiment="Exp. 3",
+            report="'degrades ... after two or three additional tasks' (Fig. 5)",
+        )
+    )
+    return claims
+
+
+def _task1_claim(report_difference: float) -> Claim:
+    """Exp. 3's primary claim: task 1 ends lower with EWC on the previous task only, by half the report's difference
+    (to the point below)."""
+    size = float(int(report_difference / 2))
+    return Claim(
+        f"Exp. 3: with EWC on the previous task only, task 1 ends ≥ {size:g} points below EWC on every task",
+        ("ewc-previous", final(1)),
+        ("ewc-all", final(1)),
+        direction=-1,
+        size=size,
+        primary=True,
+        experiment="Exp. 3",
+        report=f"{report_difference:.0f} points: 'degrades significantly' (Figs 4-5, epoch 150)",
+    )
+
+
+def _acc_claim(text: str, a: str, b: str, report_difference: float, experiment: str) -> Claim:
+    """'<text> ≥ s points above <b>': a primary ACC difference whose size s is half the report's, to the point below."""
+    size = float(int(report_difference / 2))
+    names = {"none": "no penalty", "ewc-all": "EWC on every task", "ewc-previous": "EWC on the previous task"}
+    return Claim(
+        f"{text} ≥ {size:g} points above {names[b]}",
+        (a, acc),
+        (b, acc),
+        size=size,
+        primary=True,
+        experiment=experiment,
+        report=f"{report_difference:.0f} points (Figs 3-5, epoch 150)",
+    )
+
+
+def calibration_floors(tasks: int) -> list[Claim]:
+    """The claims whose floors the ``quick`` profile was calibrated against (the Experiments chapter), as they were
+    stated then: the direction of each finding, with a bar on its mean. Kept unchanged, so the calibration's record
+    reads as it was made; the book's verdicts come from ``report_findings``."""
     claims = [
         Claim(
             "Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned",
@@ -350,17 +489,16 @@ def report_findings(tasks: int) -> list[Claim]:
 
 
 def book_comparisons() -> list[Claim]:
-    """Comparisons this book adds (online EWC, L2), as claims about runs labelled by mode."""
+    """Comparisons this book adds (the L2 pull), as exploratory claims about runs labelled by mode. Online EWC with
+    gamma 1 is not among them: its penalty has the same gradient as EWC on every task's, so the two are compared step
+    by step (``ewc.penalty``'s tests, and identical stored trajectories), not by a statistic over seeds."""
     return [
         Claim(
-            "online EWC ends with the same ACC as EWC on every task (the penalties have the same gradient)",
-            ("ewc-online", acc),
+            "EWC on every task ends with a higher ACC than the L2 pull",
             ("ewc-all", acc),
-            direction=0,
+            ("l2", acc),
             source="book",
-        ),
-        Claim(
-            "EWC on every task ends with a higher ACC than the L2 pull", ("ewc-all", acc), ("l2", acc), source="book"
+            experiment="book",
         ),
         Claim(
             "the L2 pull learns new tasks less well than EWC on every task (lower 'just learned')",
@@ -368,6 +506,7 @@ def book_comparisons() -> list[Claim]:
             ("ewc-all", just_learned),
             direction=-1,
             source="book",
+            experiment="book",
         ),
     ]
 

@@ -1,8 +1,11 @@
-"""The book's claims judged on hand-made runs: paired by seed, the right numbers, verdicts and floors."""
+"""The book's claims judged on hand-made runs: paired by seed, the right numbers, verdicts at the claimed size,
+Holm's adjustment of the primary family, equivalence, and the calibration's floors."""
+
+import dataclasses
 
 import pytest
 
-from ewc import claims, stats
+from ewc import claims
 from ewc.results import metrics
 
 
@@ -32,30 +35,99 @@ def test_paired_by_common_seeds_only():
     j = claims.judge(claims.Claim("x", ("ewc-all", claims.acc), ("none", claims.acc), floor=15), runs)
     assert j.seeds == (1, 2, 3, 4)
     assert j.comparison.diff.mean == pytest.approx(85 + 2.5 - 50)  # seeds 1-4: ACC 85 + s against 50
-    assert j.verdict == stats.REPRODUCED and j.floor_met
+    assert j.verdict == claims.HOLDS and j.floor_met
     assert claims.judge(claims.Claim("y", ("l2", claims.acc)), runs).verdict == "no runs"
 
 
-def test_constant_sides_floors_and_equality():
-    runs = {"none": {s: three_tasks(0.95, d, 0.5) for s, d in enumerate([0.12, 0.14, 0.13, 0.15, 0.11])}}
-    j = claims.judge(claims.Claim("drop", ("none", claims.loss_after_next(1)), floor=20), runs)
-    assert j.verdict == stats.REPRODUCED and j.floor_met is False  # clearly above 0, but the mean is 13 < 20
-    above = claims.judge(claims.Claim("t1 > 80", ("none", claims.final(1)), 80.0), runs)
-    assert above.verdict == stats.CONTRADICTED  # 50 % on every seed
+def drops(values):
+    """Runs without a penalty whose task 1 loses ``values`` points (one seed each) while task 2 is learned."""
+    return {"none": {s: three_tasks(0.95, d / 100, 0.5) for s, d in enumerate(values)}}
+
+
+EXP1 = claims.Claim("loses ≥ 20", ("none", claims.loss_after_next(1)), size=20.0)
+
+
+@pytest.mark.parametrize(
+    "values, verdict",
+    [
+        ([30, 31, 32, 33, 34], claims.HOLDS),  # the whole interval above the size
+        ([11, 12, 13, 14, 15], claims.SMALLER),  # above zero, below 20: a sign without the size
+        ([-2, -1, 0, 1, 2], claims.CONTRADICTED),  # below the size, and no loss shown at all
+        ([5, 35, 10, 30, 20], claims.UNRESOLVED),  # the seeds straddle the size
+        ([25], claims.HOLDS + claims.ONE_RUN),  # one run, judged by its value as the report judged its run
+        ([5], claims.SMALLER + claims.ONE_RUN),
+        ([-1], claims.CONTRADICTED + claims.ONE_RUN),
+    ],
+)
+def test_a_finding_is_judged_at_its_size(values, verdict):
+    assert claims.judge(EXP1, drops(values)).verdict == verdict
+
+
+def test_a_level_has_chance_as_its_null_and_a_direction_minus_one_claim_mirrors():
+    runs = {"ewc-all": {s: three_tasks(0.95, 0.02, 0.85 + 0.01 * s) for s in range(4)}}  # every task 85-88 %
+    level = claims.Claim("≥ 90 %", ("ewc-all", claims.lowest_final), size=90.0, null=10.0)
+    assert claims.judge(level, runs).verdict == claims.SMALLER  # above chance, below 90
+    runs["ewc-previous"] = {s: three_tasks(0.95, 0.02, 0.70 + 0.01 * s) for s in range(4)}  # task 1 15 points lower
+    below = claims.Claim("≥ 7 below", ("ewc-previous", claims.final(1)), ("ewc-all", claims.final(1)), -1, size=7.0)
+    assert claims.judge(below, runs).verdict == claims.HOLDS
+    assert claims.judge(dataclasses.replace(below, size=20.0), runs).verdict == claims.SMALLER
+    with pytest.raises(ValueError, match="below its null"):
+        claims.Claim("bad", ("none", claims.acc), size=5.0, null=10.0)
+
+
+def test_holm_judges_the_primary_family_together():
+    """Losses 1..5 against a size of 1 give p = 0.0237 alone: the claim holds. Two such primary claims adjust to
+    0.047 each, and neither holds; as exploratory claims they are judged alone and both hold."""
+    runs = drops([1, 2, 3, 4, 5])
+    primary = dataclasses.replace(EXP1, size=1.0, primary=True)
+    assert claims.judge_all([primary], runs)[0].verdict == claims.HOLDS
+    pair = claims.judge_all([primary, dataclasses.replace(primary, text="again")], runs)
+    assert [j.verdict for j in pair] == [claims.UNRESOLVED] * 2
+    assert pair[0].adjusted[0] == pytest.approx(2 * pair[0].tests[0])
+    loose = dataclasses.replace(primary, primary=False)
+    assert [j.verdict for j in claims.judge_all([loose, loose], runs)] == [claims.HOLDS] * 2
+    page = claims.of_experiment(
+        claims.judge_all([dataclasses.replace(primary, experiment="Exp. 1"), primary], runs), "Exp. 1"
+    )
+    assert len(page) == 1 and page[0].verdict == claims.UNRESOLVED  # judged with its family, shown alone
+
+
+def test_an_equality_is_equivalent_only_within_a_stated_margin():
     same = {
-        "a": {s: three_tasks(0.9, 0.1, 0.8 + 0.01 * (-1) ** s) for s in range(4)},
-        "b": {s: three_tasks(0.9, 0.1, 0.8) for s in range(4)},
+        "a": {s: three_tasks(0.9, 0.1, 0.8 + 0.002 * (-1) ** s) for s in range(6)},
+        "b": {s: three_tasks(0.9, 0.1, 0.8) for s in range(6)},
     }
-    eq = claims.judge(claims.Claim("eq", ("a", claims.acc), ("b", claims.acc), direction=0), same)
-    assert eq.verdict == claims.NO_DIFFERENCE
-    same["a"] = {s: three_tasks(0.9, 0.1, 0.7 + 0.001 * s) for s in range(4)}
-    assert claims.judge(eq.claim, same).verdict == stats.CONTRADICTED
+    eq = claims.Claim("eq", ("a", claims.acc), ("b", claims.acc), direction=0, margin=2.0)
+    assert claims.judge(eq, same).verdict == claims.equivalent(2.0) == "equivalent within ±2"
+    assert claims.judge(dataclasses.replace(eq, margin=None), same).verdict == claims.UNRESOLVED
+    assert claims.judge(dataclasses.replace(eq, margin=0.05), same).verdict == claims.UNRESOLVED
+    same["a"] = {s: three_tasks(0.9, 0.1, 0.85 + 0.001 * s) for s in range(6)}  # 5 points apart
+    assert claims.judge(eq, same).verdict == claims.CONTRADICTED
 
 
-def test_verdict_lines_hold_no_numbers():
+def test_verdict_lines_name_the_claim_and_its_verdict_only():
     runs = {"none": {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(3)}}
     lines = claims.verdict_lines(claims.judge_all(claims.report_findings(3)[:1], runs))
-    assert lines == ["Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned: reproduced"]
+    assert lines == [f"{claims.report_findings(3)[0].text}: {claims.HOLDS}"]
+
+
+def test_the_report_values_behind_the_sizes_are_the_digitized_figures():
+    from ewc import report_figures
+
+    ends = {mode: report_figures.end_of_task_matrix(mode)[-1] for mode in claims.REPORT_ACC}
+    for mode, value in claims.REPORT_ACC.items():
+        assert value == pytest.approx(100 * sum(ends[mode]) / len(ends[mode]), abs=0.05), mode
+    for mode, value in claims.REPORT_TASK1_FINAL.items():
+        assert value == pytest.approx(100 * ends[mode][0], abs=0.05), mode
+    texts = [c.text for c in claims.report_findings(5) if c.primary]
+    assert [claims.size_text(c) for c in claims.report_findings(5) if c.primary] == [
+        "≥ 20",
+        "≥ 90",
+        "≥ 15",
+        "≤ −7",
+        "≥ 3",
+        "≥ 12",
+    ], texts
 
 
 def test_candidates_side_by_side_and_their_floors_summarized():
@@ -64,7 +136,7 @@ def test_candidates_side_by_side_and_their_floors_summarized():
     none = {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(4)}
     good = {"none": none, "ewc-all": {s: three_tasks(0.95, 0.02, 0.9 + 0.01 * s) for s in range(4)}}
     weak = {"none": none, "ewc-all": {s: three_tasks(0.95, 0.02, 0.7 + 0.01 * s) for s in range(4)}}
-    floors = [c for c in claims.report_findings(3) if c.floor is not None]
+    floors = claims.calibration_floors(3)
     judged = {"good": claims.judge_all(floors, good), "weak": claims.judge_all(floors, weak)}
     table = claims.candidates_table(judged).data.splitlines()
     assert table[0] == "| claim (points) | good | weak |"
@@ -78,45 +150,9 @@ def test_candidates_side_by_side_and_their_floors_summarized():
 
     by_verdict = claims.candidates_table(judged, mark="verdict").data.splitlines()
     row = next(line for line in by_verdict if "higher ACC than no penalty" in line and "Exp. 2" in line)
-    assert row.split(" | ")[1].startswith("**reproduced**: +41.5 [") and row.endswith("4 seeds |")
+    assert row.split(" | ")[1].startswith(f"**{claims.HOLDS}**: +41.5 [") and row.endswith("4 seeds |")
     task3 = next(line for line in by_verdict if "task 3 ends above 80" in line).split(" | ")
-    assert task3[1].startswith("**reproduced**") and task3[2].startswith("**contradicted**")  # 90-93 / 70-73 %
+    assert task3[1].startswith(f"**{claims.HOLDS}**") and task3[2].startswith("**contradicted**")  # 90-93 / 70-73 %
     assert "met" not in "".join(by_verdict[2:])
     with pytest.raises(ValueError, match="mark"):
         claims.candidates_table(judged, mark="verdicts")
-
-
-def test_rerun_expectation_sums_the_chances_and_names_what_the_last_rerun_changed():
-    """A claim far from zero is kept by a rerun; one whose interval ends near zero about half the time; the text sums
-    the chances of change, gives the fragile claim a seed count that resolves it, and names the claims a rerun
-    check's report changed (matched by claim text, whatever chapter and cell printed them)."""
-    clear = {s: three_tasks(0.95, 0.30 + 0.01 * s, 0.5) for s in range(5)}  # task 1 loses 30-34 points
-    runs = {"none": clear, "ewc-all": {s: three_tasks(0.95, 0.02, 0.80 + 0.01 * s) for s in range(5)}}
-    judged = claims.judge_all(claims.report_findings(3)[:5], runs)  # Exp. 1, Exp. 2 ACC, tasks 1-3 above 80 %
-    by_text = {j.claim.text: j for j in judged}
-    assert by_text["Exp. 1: without a penalty, task 1 loses accuracy while task 2 is learned"].rerun_keeps > 0.99
-    edge = by_text["Exp. 2: under EWC on every task, task 3 ends above 80 %"]  # 80-84 %: interval starts near 80
-    assert edge.comparison.diff.low < 80.5 - 80 and 0.3 < edge.rerun_keeps < 0.9
-    expected = sum(1 - j.rerun_keeps for j in judged if j.comparison is not None)
-    report = {
-        "finished": "2026-01-01 00:00 UTC",
-        "line_differences": [
-            {"chapter": "a", "published": [f"cell 3: {edge.claim.text}: reproduced"], "rerun": ["..."]},
-            {"chapter": "b", "published": [f"cell 9: {edge.claim.text}: reproduced", "cell 9: not a claim: x"]},
-        ],
-    }
-    text = claims.rerun_expectation(judged, report).data
-    # two sure claims and three that flip with chance 0.49 each: none to all three change (0.51^3 = 0.13 > 0.05)
-    assert f"about **{expected:.1f} of these {len(judged)} verdicts**, between 0 and 3 in nine" in text
-    assert f"*{edge.claim.text}* ({100 * edge.rerun_keeps:.0f} % kept; about " in text and "settle it 9 times" in text
-    assert f"changed **1** of them, inside that range: *{edge.claim.text}*." in text
-    sure = judged[:2]  # Exp. 1 and Exp. 2's ACC: kept by every rerun, so a check that changed one is a surprise
-    surprise = {"finished": "x", "line_differences": [{"published": [f"cell 3: {sure[0].claim.text}: reproduced"]}]}
-    assert "between 0 and 0 in nine" in claims.rerun_expectation(sure, surprise).data
-    assert "changed **1** of them, outside that range" in claims.rerun_expectation(sure, surprise).data
-    assert "changed" not in claims.rerun_expectation(judged, None).data
-    strict = 0.9 ** (1 / 5)  # 97.9 %: five verdicts kept together 9 times in 10
-    most = max(stats.seeds_to_resolve(j.comparison.diff, strict) for j in judged)
-    assert most == stats.seeds_to_resolve(edge.comparison.diff, strict) and most > 5  # the fragile ones need most
-    assert "each must be kept 97.9 % of the time" in text and f" to {most} seeds each (most: *Exp. 2: under" in text
-    assert "equality" not in text

@@ -1,0 +1,123 @@
+"""How many of the book's verdicts a rerun should change: a joint bootstrap over seeds.
+
+A rerun (new seeds, or another machine's rounding, which moves every run as a new seed would) redraws every run at
+once, and the book's claims share runs: ACC of EWC on every task enters three claims, and one unlucky seed moves all
+three. So the verdicts are redrawn together: each bootstrap draw picks seeds with replacement from those the claims were
+judged on (``_redraw``: claims on the same seeds get the same draw), gives every claim the per-seed effects of its
+drawn seeds, judges the whole list
+again (Holm's adjustment of the primary family included, ``ewc.claims.adjust``) and counts the verdicts that differ
+from the published ones. The spread of that count over draws is the range a rerun's count should fall in.
+
+A bootstrap over a handful of seeds is a rough model of a rerun (it can only redraw seeds that were run, and it
+understates the spread of the seed distribution's tails), so the range is a prediction to be checked by reruns, not a
+guarantee; with fewer than three seeds there is nothing to resample and no prediction is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ewc.claims import Judgement, adjust
+
+DRAWS = 400
+MIN_SEEDS = 3
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """``keeps``: per judgement (in order), the share of draws that keep its verdict (None: no runs, or fewer than
+    ``MIN_SEEDS`` seeds); ``exploratory``: the central 90 % range (low, high) of the number of exploratory verdicts a
+    draw changes, and ``expected`` its mean; ``primary_kept``: the share of draws that keep every primary verdict."""
+
+    keeps: tuple[float | None, ...]
+    exploratory: tuple[int, int]
+    expected: float
+    primary_kept: float | None
+    draws: int
+
+
+def forecast(judgements: list[Judgement], draws: int = DRAWS, seed: int = 0) -> Forecast:
+    """The joint bootstrap of the module docstring over ``judgements`` (as ``ewc.claims.judge_all`` returns them)."""
+    usable = [i for i, j in enumerate(judgements) if j.comparison is not None and len(j.seeds) >= MIN_SEEDS]
+    keeps: list[float | None] = [None] * len(judgements)
+    if not usable:
+        return Forecast(tuple(keeps), (0, 0), 0.0, None, 0)
+    pool = sorted(set().union(*(judgements[i].seeds for i in usable)))
+    published = [judgements[i].verdict for i in usable]
+    primary = np.array([judgements[i].claim.primary for i in usable])
+    rng = np.random.default_rng(seed)
+    same = np.zeros((draws, len(usable)), bool)
+    for d in range(draws):
+        stream = rng.choice(pool, size=4 * len(pool), replace=True)
+        redrawn = [_redraw(judgements[i], stream, rng) for i in usable]
+        verdicts = [j.verdict for j in adjust(redrawn)]
+        same[d] = [v == p for v, p in zip(verdicts, published)]
+    for col, i in enumerate(usable):
+        keeps[i] = float(same[:, col].mean())
+    changed = (~same[:, ~primary]).sum(axis=1)
+    low, high = (int(v) for v in np.quantile(changed, [0.05, 0.95], method="inverted_cdf"))
+    primary_kept = float(same[:, primary].all(axis=1).mean()) if primary.any() else None
+    return Forecast(tuple(keeps), (low, high), float(changed.mean()), primary_kept, draws)
+
+
+def _redraw(j: Judgement, stream, rng) -> Judgement:
+    """``j`` with as many seeds as it has, drawn with replacement: the first of ``stream`` (one sequence of seeds per
+    draw, shared by every claim) that are among its own, so claims on the same seeds draw the same ones and claims on
+    overlapping seeds share the overlap; topped up from its own seeds in the rare draw whose stream has too few."""
+    by_seed = dict(zip(j.seeds, j.effects))
+    drawn = [s for s in stream if s in by_seed][: len(j.seeds)]
+    drawn += list(rng.choice(j.seeds, size=len(j.seeds) - len(drawn), replace=True))
+    return dataclasses.replace(j, seeds=tuple(drawn), effects=tuple(by_seed[s] for s in drawn), adjusted=None)
+
+
+def rerun_expectation(judgements: list[Judgement], report: dict | None = None):
+    """The forecast in words (Markdown): how many exploratory verdicts a rerun should change and how often it keeps
+    every primary one; the least stable verdicts; and, given a rerun check's report (``ewc.rerun``), which verdicts
+    the last rerun changed and whether it passes (``passes``)."""
+    from IPython.display import Markdown
+
+    f = forecast(judgements)
+    if not f.draws:
+        return Markdown(f"Too few seeds (under {MIN_SEEDS}) to forecast how a rerun changes these verdicts.")
+    n_expl = sum(1 for j in judgements if j.comparison is not None and not j.claim.primary)
+    text = (
+        f"A rerun should change about **{f.expected:.1f} of these {n_expl} exploratory verdicts**, between "
+        f"{f.exploratory[0]} and {f.exploratory[1]} in nine reruns out of ten (a joint bootstrap over the seeds, "
+        f"{f.draws} draws: claims that share runs are redrawn together)"
+    )
+    if f.primary_kept is not None:
+        text += f", and keep every primary verdict in {100 * f.primary_kept:.0f} % of reruns"
+    shaky = sorted(((k, j) for k, j in zip(f.keeps, judgements) if k is not None and k < 0.8), key=lambda pair: pair[0])
+    if shaky:
+        text += "; the least stable: " + "; ".join(f"*{j.claim.text}* ({100 * k:.0f} % kept)" for k, j in shaky)
+    text += "."
+    if report is not None:
+        changed = changed_claims(judgements, report)
+        verdict = "passes" if passes(judgements, report) else "fails"
+        text += (
+            f" The last rerun check ({report['finished']}) changed **{len(changed)}** of them"
+            + (": " + "; ".join(f"*{c}*" for c in changed) if changed else "")
+            + f"; by this forecast it {verdict}."
+        )
+    return Markdown(text)
+
+
+def changed_claims(judgements: list[Judgement], report: dict) -> list[str]:
+    """The texts of ``judgements``' claims whose verdict line the rerun check ``report`` found changed (a checked line
+    reads 'cell N: <claim>: <verdict>')."""
+    published = {
+        line.split(": ", 1)[1].rsplit(": ", 1)[0] for d in report.get("line_differences", []) for line in d["published"]
+    }
+    return sorted(published & {j.claim.text for j in judgements if j.comparison is not None})
+
+
+def passes(judgements: list[Judgement], report: dict) -> bool:
+    """A rerun passes when it changed no primary verdict and a number of exploratory verdicts inside the forecast's
+    90 % range."""
+    changed = set(changed_claims(judgements, report))
+    primary = {j.claim.text for j in judgements if j.claim.primary}
+    low, high = forecast(judgements).exploratory
+    return not (changed & primary) and low <= len(changed - primary) <= high

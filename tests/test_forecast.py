@@ -1,0 +1,62 @@
+"""The rerun forecast: a joint bootstrap over seeds keeps clear verdicts, flips edge ones about half the time, redraws
+claims that share runs together, and judges a rerun check by the primary verdicts and the exploratory count."""
+
+import dataclasses
+
+import pytest
+from test_claims import three_tasks
+
+from ewc import claims, forecast
+
+
+def drop_claim(text: str, size: float, primary: bool = False) -> claims.Claim:
+    return claims.Claim(text, ("none", claims.loss_after_next(1)), size=size, primary=primary)
+
+
+def none_runs(values):
+    return {"none": {s: three_tasks(0.95, d / 100, 0.5) for s, d in enumerate(values)}}
+
+
+RUNS = none_runs([30, 34, 31, 36, 29, 33, 24, 32])  # task 1 loses 24-36 points; mean 31.1
+
+
+def test_a_clear_verdict_is_kept_and_one_at_its_edge_flips_often():
+    clear = drop_claim("clear", 10.0)
+    edge = drop_claim("edge", 27.0)  # the interval's lower end sits near 27
+    judged = claims.judge_all([clear, edge], RUNS)
+    assert judged[1].comparison.diff.low == pytest.approx(27.0, abs=1.5)
+    f = forecast.forecast(judged)
+    assert f.keeps[0] == 1.0 and 0.2 < f.keeps[1] < 0.8
+    assert f.primary_kept is None and f.exploratory[0] == 0 and f.exploratory[1] == 1
+
+
+def test_claims_that_share_runs_are_redrawn_together():
+    """Two claims on the same numbers change together in every draw, so one change never happens alone: the count is
+    0 or 2, which a forecast treating them as independent would not give."""
+    edge = drop_claim("edge", 27.0)
+    judged = claims.judge_all([edge, dataclasses.replace(edge, text="twin")], RUNS)
+    f = forecast.forecast(judged)
+    assert f.keeps[0] == f.keeps[1] and f.exploratory == (0, 2)
+    assert f.expected == pytest.approx(2 * (1 - f.keeps[0]))
+
+
+def test_a_rerun_passes_with_its_primary_verdicts_and_an_exploratory_count_in_range():
+    primary = drop_claim("primary", 10.0, primary=True)
+    edge = drop_claim("edge", 27.0)
+    judged = claims.judge_all([primary, edge], RUNS)
+
+    def report(*texts):
+        return {"finished": "x", "line_differences": [{"published": [f"cell 1: {t}: x" for t in texts]}]}
+
+    assert forecast.passes(judged, report()) and forecast.passes(judged, report("edge"))
+    assert not forecast.passes(judged, report("primary"))  # a primary verdict changed
+    text = forecast.rerun_expectation(judged, report("edge")).data
+    assert "changed **1** of them: *edge*; by this forecast it passes." in text
+    assert "keep every primary verdict in 100 % of reruns" in text
+
+
+def test_too_few_seeds_make_no_forecast():
+    judged = claims.judge_all([drop_claim("two seeds", 10.0)], none_runs([30, 31]))
+    f = forecast.forecast(judged)
+    assert f.draws == 0 and f.keeps == (None,)
+    assert "Too few seeds" in forecast.rerun_expectation(judged).data
