@@ -99,6 +99,116 @@ def book_runs(profile: str, groups: dict[str, str] | None = None) -> dict[str, d
     return {label: seed_runs(profile, group) for label, group in (groups or MAIN_GROUPS).items()}
 
 
+def judged_claims(profile: str) -> tuple[list, list]:
+    """The book's claims judged on the profile's runs: the report's findings (the primary family) and the book's
+    comparisons on the profile's network; and the report's findings repeated on the other network (exploratory,
+    ``claims.on_network``). The Discussion shows both; the rerun check forecasts and judges both."""
+    from ewc import claims
+
+    c = config(profile)
+    main = claims.judge_all(claims.report_findings(c.tasks) + claims.book_comparisons(), book_runs(profile))
+    other = "mlp" if c.arch == "cnn" else "cnn"
+    groups = {m: group(profile, m, arch=other) for m in ("none", "ewc-all", "ewc-previous")}
+    repeated = claims.judge_all(
+        claims.on_network(claims.report_findings(c.tasks), other.upper()), book_runs(profile, groups)
+    )
+    return main, repeated
+
+
+THREE = ("none", "ewc-all", "ewc-previous")
+SHORT_VERDICTS = {  # a table cell's word for each verdict (the chapters print them in full)
+    "holds at the report's size": "holds",
+    "same direction, smaller than the report": "smaller",
+    "not resolved": "not resolved",
+    "contradicted": "contradicted",
+    "no runs": "not run yet",
+}
+
+
+def glance_columns(profile: str) -> dict[str, list]:
+    """The report's findings (``claims.report_findings``) judged wherever the book has runs, one list of
+    judgements per column: the profile's runs, the ``report-scale`` suite at λ 200, the report's protocol (the
+    ``paper`` suite, seed 0) and the profile's runs of the other network."""
+    from ewc import claims
+
+    findings = claims.report_findings(min(config(profile).tasks, 5))
+    main, repeated = judged_claims(profile)
+    seeds = main[0].seeds  # the seeds of the three experiments
+    label = f"{profile} profile, seeds {seeds[0]}–{seeds[-1]}" if seeds else f"{profile} profile"
+    scale, _ = suite_progress("report-scale")
+    paper, _ = suite_progress("paper")
+    return {
+        label: main[: len(findings)],
+        "report-scale, 2 seeds": claims.judge_all(findings, {m: scale.get(m, {}) for m in THREE}),
+        "the report's protocol, seed 0": claims.judge_all(findings, {m: paper.get(m, {}) for m in THREE}),
+        _network_label(profile, repeated[0].seeds): repeated[: len(findings)],
+    }
+
+
+def _network_label(profile: str, seeds) -> str:
+    other = "MLP" if config(profile).arch == "cnn" else "CNN"
+    return f"{other}, seeds {seeds[0]}–{seeds[-1]}" if seeds else other
+
+
+def _cell(j) -> str:
+    """'holds (+29.6)': the verdict's short word and the mean effect (points; a level in %)."""
+    if j.comparison is None:
+        return "not run yet"
+    word = SHORT_VERDICTS.get(j.verdict.removesuffix(" (one run)"), j.verdict)
+    mean = sum(j.effects) / len(j.effects)
+    value = f"{mean:.1f} %" if j.claim.null else f"{mean:+.1f}".replace("-", "−")
+    return f"{word} ({value})"
+
+
+def glance_summary(profile: str) -> str:
+    """Page 1's answer in one paragraph, counted from ``glance_columns``: per column, how many of the report's primary
+    findings hold at the report's size, are smaller, are not resolved or are contradicted (Markdown)."""
+    from IPython.display import Markdown
+
+    parts = []
+    for name, judged in glance_columns(profile).items():
+        primary = [j for j in judged if j.claim.primary]
+        if all(j.comparison is None for j in primary):
+            parts.append(f"*{name}*: not run yet")
+            continue
+        counts: dict[str, int] = {}
+        for j in primary:
+            word = SHORT_VERDICTS.get(j.verdict.removesuffix(" (one run)"), j.verdict)
+            counts[word] = counts.get(word, 0) + 1
+        order = ["holds", "smaller", "not resolved", "contradicted", "not run yet"]
+        said = ", ".join(f"{counts[w]} {w}" for w in order if w in counts)
+        parts.append(f"*{name}*: {said}")
+    n = len([c for c in glance_columns(profile)[next(iter(glance_columns(profile)))] if c.claim.primary])
+    return Markdown(
+        f"Of the report's {n} primary findings, judged at the size the report states: " + "; ".join(parts) + "."
+    )
+
+
+def findings_at_a_glance(profile: str):
+    """One row per finding of the report: the report's value, the verdict with the mean effect (points, in the
+    claimed direction) in each column of ``glance_columns``, and where the finding holds at the report's size."""
+    from IPython.display import Markdown
+
+    from ewc.tables import markdown_table
+
+    columns = glance_columns(profile)
+    names = list(columns)
+    rows = []
+    for i, first in enumerate(columns[names[0]]):
+        c = first.claim
+        where = [n.split(",")[0] for n in names if columns[n][i].verdict.startswith("holds")]
+        rows.append(
+            [
+                f"{c.short}{'' if c.primary else ' (exploratory)'}",
+                c.report,
+                *[_cell(columns[n][i]) for n in names],
+                ("holds: " + ", ".join(where)) if where else "holds nowhere yet",
+            ]
+        )
+    header = ["the report's finding", "the report", *names, "at the report's size"]
+    return Markdown(markdown_table(header, rows, "ll" + "l" * len(names) + "l"))
+
+
 def bench(profile: str, name: str) -> dict:
     """The stored measurement ``results/<profile>/bench-<name>-<size>.json`` that the book runner made (size
     ``smoke`` for the smoke profile, else ``full``)."""

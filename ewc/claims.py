@@ -11,6 +11,7 @@ whose runs land on the same side of the interval; the numbers behind them are in
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -103,7 +104,7 @@ class Claim:
         margin: the equivalence margin of an equality (points); None: no equivalence can be shown.
         primary: one of the report's primary findings, judged together (Holm); else exploratory.
         experiment: the experiment the claim belongs to ("Exp. 1", "Exp. 2", "Exp. 3", "Ranking", "book").
-        report: the report's value, in words, with where it was read ("about 40 (Fig. 3)").
+        report: the report's value (points, or % for a level) and where it was read: "31 (Figs 3–5)".
         floor: an optional bar on the mean of a - b (points) that a calibrated profile must clear.
         source: "report" for the report's findings, "book" for comparisons this book adds.
     """
@@ -120,6 +121,12 @@ class Claim:
     primary: bool = False
     experiment: str = ""
     report: str = ""
+    label: str = ""  # a short form for narrow tables; the text when empty
+
+    @property
+    def short(self) -> str:
+        """The claim's short form for narrow tables (its text when it has none)."""
+        return self.label or self.text
 
     def __post_init__(self) -> None:
         if self.direction not in (-1, 0, 1):
@@ -140,7 +147,7 @@ class Judgement:
     effects: tuple[float, ...] = ()
     adjusted: tuple[float, ...] | None = None
 
-    @property
+    @functools.cached_property
     def tests(self) -> tuple[float, ...] | None:
         """Unadjusted one-sided p-values (None for fewer than two seeds). Direction +-1: that the effect is above
         ``size`` (holds), below ``size`` (smaller), above ``null`` (a true effect). Equality: that it is inside the
@@ -279,11 +286,11 @@ def claims_table(judgements: list[Judgement]):
         kind = "primary" if j.claim.primary else "exploratory"
         c = j.comparison
         if c is None:
-            rows.append([j.claim.text, kind, size_text(j.claim), "—", "—", j.verdict])
+            rows.append([j.claim.short, kind, size_text(j.claim), "—", "—", j.verdict])
             continue
         d = c.diff
         interval = "—" if d.n < 2 else f"[{_signed(d.low)}, {_signed(d.high)}]"
-        rows.append([j.claim.text, kind, size_text(j.claim), _signed(d.mean), interval, f"**{j.verdict}**"])
+        rows.append([j.claim.short, kind, size_text(j.claim), _signed(d.mean), interval, f"**{j.verdict}**"])
     header = ["claim", "family", "needs", "mean (points)", "95 % interval", "verdict"]
     return _md(markdown_table(header, rows, "llrrrl"))
 
@@ -305,7 +312,7 @@ def candidates_table(judged: dict[str, list[Judgement]], mark: str = "floor"):
     names = list(judged)
     rows = []
     for i, first in enumerate(judged[names[0]]):
-        row = [first.claim.text]
+        row = [first.claim.short]
         for name in names:
             j = judged[name][i]
             c = j.comparison
@@ -361,7 +368,8 @@ def report_findings(tasks: int) -> list[Claim]:
             size=20.0,
             primary=True,
             experiment="Exp. 1",
-            report="about 40: 'from almost 100 % to a mere 60 %' (Fig. 3; its curve: 99 → 67 %)",
+            label="Exp. 1: task 1 loses ≥ 20 points over task 2",
+            report="40 in its words, 32 on its curve (Fig. 3)",
         ),
         Claim(
             "Exp. 2: with EWC on every task, every task ends at ≥ 90 %",
@@ -370,7 +378,8 @@ def report_findings(tasks: int) -> list[Claim]:
             null=10.0,
             primary=True,
             experiment="Exp. 2",
-            report="lowest task about 95 % (Fig. 4)",
+            label="Exp. 2: with EWC, every task ends ≥ 90 %",
+            report="lowest task 94.9 % (Fig. 4)",
         ),
         _acc_claim("Exp. 2: EWC on every task ends with an ACC", "ewc-all", "none", all_ - none, "Exp. 2"),
         _task1_claim(REPORT_TASK1_FINAL["ewc-all"] - REPORT_TASK1_FINAL["ewc-previous"]),
@@ -386,7 +395,8 @@ def report_findings(tasks: int) -> list[Claim]:
                 ("ewc-all", final(2)),
                 ("ewc-all", final(4)),
                 experiment="Exp. 2",
-                report="'for example' (Fig. 4)",
+                label="Exp. 2: with EWC, task 2 ends above task 4",
+                report="1.3 (Fig. 4)",
             )
         )
     claims.append(
@@ -394,7 +404,8 @@ def report_findings(tasks: int) -> list[Claim]:
             "Exp. 3: under EWC on the previous task, task 1 keeps losing after it leaves the penalty",
             ("ewc-previous", first_task_fading),
             experiment="Exp. 3",
-            report="'degrades ... after two or three additional tasks' (Fig. 5)",
+            label="Exp. 3: task 1 keeps fading after it leaves the penalty",
+            report="18.6 (Fig. 5)",
         )
     )
     return claims
@@ -412,7 +423,8 @@ def _task1_claim(report_difference: float) -> Claim:
         size=size,
         primary=True,
         experiment="Exp. 3",
-        report=f"{report_difference:.0f} points: 'degrades significantly' (Figs 4-5, epoch 150)",
+        label=f"Exp. 3: task 1 ends ≥ {size:g} below EWC on every task",
+        report=f"{report_difference:.0f} (Figs 4–5)",
     )
 
 
@@ -420,6 +432,7 @@ def _acc_claim(text: str, a: str, b: str, report_difference: float, experiment: 
     """'<text> ≥ s points above <b>': a primary ACC difference whose size s is half the report's, to the point below."""
     size = float(int(report_difference / 2))
     names = {"none": "no penalty", "ewc-all": "EWC on every task", "ewc-previous": "EWC on the previous task"}
+    short = {"none": "no penalty", "ewc-all": "EWC on all", "ewc-previous": "EWC on the previous"}
     return Claim(
         f"{text} ≥ {size:g} points above {names[b]}",
         (a, acc),
@@ -427,7 +440,8 @@ def _acc_claim(text: str, a: str, b: str, report_difference: float, experiment: 
         size=size,
         primary=True,
         experiment=experiment,
-        report=f"{report_difference:.0f} points (Figs 3-5, epoch 150)",
+        label=f"{experiment}: ACC of {short[a]} ≥ {size:g} above {short[b]}",
+        report=f"{report_difference:.0f} (Figs 3–5)",
     )
 
 
@@ -486,6 +500,15 @@ def calibration_floors(tasks: int) -> list[Claim]:
         ),
     ]
     return claims
+
+
+def on_network(claims: list[Claim], network: str) -> list[Claim]:
+    """``claims`` repeated on another network (e.g. "MLP"): exploratory (the report ran only its CNN), named so that
+    a verdict line says which network it is about."""
+    return [
+        dataclasses.replace(c, text=f"{network}: {c.text}", label=c.label and f"{network}: {c.label}", primary=False)
+        for c in claims
+    ]
 
 
 def book_comparisons() -> list[Claim]:

@@ -180,6 +180,7 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
             line_diffs.append(
                 {"chapter": name, "published": sorted(set(old) - set(new)), "rerun": sorted(set(new) - set(old))}
             )
+    verdicts = judge_verdict_changes(profile, line_diffs)
     means = compare_means(group_means(profile, published_root), group_means(profile, results))
     published_losses, rerun_losses = first_losses(profile, published_root), first_losses(profile, results)
     same_loss = [n for n in rerun_losses if published_losses.get(n) == rerun_losses[n]]
@@ -195,6 +196,7 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
         "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "checked_lines_identical": not line_diffs,
         "line_differences": line_diffs,
+        **verdicts,
         "means_inside_rerun_intervals": all(r["inside"] for r in means),
         "means_inside_published_intervals": sum(r["inside_published_interval"] for r in means),
         "means_compared": len(means),
@@ -218,7 +220,48 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
             print(f"  {d['chapter']}: published '{old}' / rerun '{new}'", file=sys.stderr)
     for r in outside:
         print(f"  {r['group']} {r['metric']}: rerun {r['rerun_mean']} outside {r['rerun_interval']}", file=sys.stderr)
-    return 0 if not line_diffs and not outside else 1
+    print(
+        f"verdicts: {len(verdicts['primary_changed'])} primary changed (none may); "
+        f"{len(verdicts['exploratory_changed'])} exploratory changed, forecast {verdicts['forecast_range']}; "
+        f"{len(verdicts['other_lines_changed'])} other checked line(s) changed (none may): "
+        + ("passes" if verdicts["verdicts_pass"] else "fails"),
+        file=sys.stderr,
+    )
+    return 0 if verdicts["verdicts_pass"] and not outside else 1
+
+
+def is_verdict(line: str) -> bool:
+    """A checked line that ends in a verdict: 'cell N: <claim>: <verdict>[ (<how>)]'."""
+    from ewc import claims
+
+    word = line.rsplit(": ", 1)[-1].split(" (")[0]
+    words = (claims.HOLDS, claims.HOLDS_BOOK, claims.SMALLER, claims.UNRESOLVED, claims.CONTRADICTED, "no runs")
+    return word in words or word.startswith("equivalent within")
+
+
+def judge_verdict_changes(profile: str, line_diffs: list[dict]) -> dict:
+    """How a rerun's changed checked lines stand against the published book's forecast (``ewc.forecast``): the
+    claims whose verdict changed, split into primary and exploratory (each claim once, whichever chapters print
+    it); the forecast's 90 % range of exploratory changes over the claims it covers (``chapter.judged_claims`` on
+    the published runs); the other checked lines that changed (settings, seeds: none may); and whether the rerun
+    passes: no primary verdict and no other line changed, the exploratory count inside the range."""
+    from ewc import chapter, forecast
+
+    main, repeated = chapter.judged_claims(profile)
+    judged = main + repeated
+    primary = {j.claim.text for j in judged if j.claim.primary}
+    changed = {line.split(": ", 1)[1] for d in line_diffs for line in d["published"]}
+    claims_changed = {line.rsplit(": ", 1)[0] for line in changed if is_verdict(line)}
+    other = sorted(line for line in changed if not is_verdict(line))
+    low, high = forecast.forecast(judged).exploratory
+    exploratory = sorted(claims_changed - primary)
+    return {
+        "primary_changed": sorted(claims_changed & primary),
+        "exploratory_changed": exploratory,
+        "forecast_range": [low, high],
+        "other_lines_changed": other,
+        "verdicts_pass": not (claims_changed & primary) and not other and low <= len(exploratory) <= high,
+    }
 
 
 def _cpu_model() -> str:

@@ -60,3 +60,35 @@ def test_too_few_seeds_make_no_forecast():
     f = forecast.forecast(judged)
     assert f.draws == 0 and f.keeps == (None,)
     assert "Too few seeds" in forecast.rerun_expectation(judged).data
+
+
+def test_a_rerun_check_is_judged_against_the_published_forecast():
+    """On the published quick runs: a changed primary verdict or settings line fails the check; exploratory changes
+    pass up to the forecast's range, counted once per claim whichever chapters print it."""
+    from ewc import chapter
+    from ewc.rerun import judge_verdict_changes
+
+    main, repeated = chapter.judged_claims("quick")
+    primary = next(j for j in main if j.claim.primary)
+    exploratory = [j for j in main + repeated if not j.claim.primary and j.comparison is not None]
+
+    def diff(*lines):
+        return [{"chapter": "c", "published": [f"cell 1: {line}" for line in lines], "rerun": []}]
+
+    low, high = judge_verdict_changes("quick", [])["forecast_range"]
+    assert 0 <= low <= high <= len(exploratory)
+    assert judge_verdict_changes("quick", []) == {
+        "primary_changed": [],
+        "exploratory_changed": [],
+        "forecast_range": [low, high],
+        "other_lines_changed": [],
+        "verdicts_pass": low == 0,
+    }
+    failed = judge_verdict_changes("quick", diff(f"{primary.claim.text}: {primary.verdict}"))
+    assert failed["primary_changed"] == [primary.claim.text] and not failed["verdicts_pass"]
+    lines = [f"{j.claim.text}: {j.verdict}" for j in exploratory[: high + 1]]
+    inside = judge_verdict_changes("quick", diff(*lines[:high], *lines[:high]))  # each printed twice, counted once
+    assert len(inside["exploratory_changed"]) == high and inside["verdicts_pass"] == (high >= low)
+    assert not judge_verdict_changes("quick", diff(*lines))["verdicts_pass"]  # one more than the range allows
+    settings = judge_verdict_changes("quick", diff("seeds: 0, 1, 2"))
+    assert settings["other_lines_changed"] == ["seeds: 0, 1, 2"] and not settings["verdicts_pass"]

@@ -11,8 +11,7 @@ import sys
 import pytest
 from helpers import ROOT
 
-from ewc import claims
-from ewc.rerun import checked_lines
+from ewc.rerun import checked_lines, is_verdict
 
 REFERENCE = ROOT / "tests" / "reference" / "smoke-checked-lines.json"
 EXPECTED_STDERR = re.compile(
@@ -58,15 +57,6 @@ def test_running_the_book_touches_no_source(smoke_book):
     assert source_digest() == sources_before
     assert git_status() == status_before  # nothing tracked changed, nothing new outside ignored outputs
     assert not list((ROOT / "book").glob("*.ipynb"))
-
-
-VERDICTS = (claims.HOLDS, claims.HOLDS_BOOK, claims.SMALLER, claims.UNRESOLVED, claims.CONTRADICTED, "no runs")
-
-
-def is_verdict(line: str) -> bool:
-    """A checked line that ends in a verdict: '<claim>: <verdict>[ (<how>)]'."""
-    word = line.rsplit(": ", 1)[-1].split(" (")[0]
-    return word in VERDICTS or word.startswith("equivalent within")
 
 
 ACC_TOLERANCE = 5.0  # points: two seeds of a tiny network; a machine's rounding moves them far less
