@@ -125,3 +125,71 @@ def plot_seed_accuracy(runs: list[dict], ax=None, title: str | None = None, per_
         title or f"{mode}: mean of {len(runs)} seeds ± 1 sd — profile '{config['profile']}', {config['arch']}{lam}"
     )
     return ax
+
+
+REPORT_EPOCHS_LABEL = "epoch (30 per task; each a pass over the 60,000 training images)"
+
+
+def plot_against_report(runs: list[dict], figure: int | str, ax=None, title: str | None = None):
+    """One of the report's Figures 3-5 (``figure``: 3, 4, 5 or its mode) digitized (``ewc.report_figures``), dashed,
+    under the same experiment's runs at the report's protocol (the mean over ``runs``, solid; none: the report's
+    curves alone), one colour per task as the report drew them, vs epoch (30 per task). Returns the Axes."""
+    from matplotlib.lines import Line2D
+
+    from ewc import report_figures
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    x = np.arange(1, report_figures.TASKS * report_figures.EPOCHS_PER_TASK + 1)
+    for k in range(report_figures.TASKS):
+        curve = [np.nan if v is None else 100 * v for v in report_figures.curve(figure, k + 1)]
+        ax.plot(x, curve, color=colors[k], linestyle="--", linewidth=1.3)
+    if runs:
+        acc = accuracy_over_seeds(runs)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(acc, axis=0)
+        for k in range(mean.shape[1]):
+            ax.plot(np.arange(1, len(mean) + 1), mean[:, k], color=colors[k], linewidth=1.8)
+    for boundary in range(report_figures.EPOCHS_PER_TASK, len(x), report_figures.EPOCHS_PER_TASK):
+        ax.axvline(boundary + 0.5, color="0.8", linewidth=0.8, zorder=0)
+    ax.axhline(100 * CHANCE, color="0.5", linestyle=":", linewidth=1)
+    handles = [Line2D([], [], color=colors[k], linewidth=1.8, label=f"task {k + 1}") for k in range(5)]
+    handles += [
+        Line2D([], [], color="0.3", linewidth=1.8, label=f"this book ({len(runs)} run{'s' * (len(runs) != 1)})"),
+        Line2D([], [], color="0.3", linestyle="--", linewidth=1.3, label="the report (digitized)"),
+    ]
+    ax.legend(handles=handles, loc="lower left", fontsize=9, ncols=4)
+    ax.set(xlabel=REPORT_EPOCHS_LABEL, ylabel="test accuracy (%)", ylim=(0, 100), xlim=(0.5, len(x) + 0.5))
+    ax.tick_params(labelsize=9)
+    ax.set_title(title or f"Figure {report_figures.FIGURE_OF_MODE.get(str(figure), figure)}", fontsize=11)
+    return ax
+
+
+def plot_forgetting(curves: dict[str, dict[int, list[float]]], report: list[float] | None = None, ax=None):
+    """Task 1's test accuracy (%) through task 2: ``curves`` maps a setting ("fresh Adam", ...) to {seed: [accuracy
+    at the end of task 1, after task 2's epoch 1, 2, ...]}; each seed thin, the mean over seeds bold; ``report``
+    (the same points read off the report's Figure 3) dashed black. Returns the Axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (setting, by_seed), color in zip(curves.items(), colors):
+        if not by_seed:
+            continue
+        length = min(len(c) for c in by_seed.values())
+        stack = np.array([c[:length] for c in by_seed.values()])
+        for c in stack:
+            ax.plot(np.arange(length), c, color=color, linewidth=0.6, alpha=0.5)
+        ax.plot(
+            np.arange(length), stack.mean(axis=0), color=color, linewidth=2, label=f"{setting} ({len(stack)} seeds)"
+        )
+    if report is not None:
+        ax.plot(
+            np.arange(len(report)), report, color="black", linestyle="--", linewidth=1.3, label="the report (Fig. 3)"
+        )
+    ax.axhline(100 * CHANCE, color="0.5", linestyle=":", linewidth=1)
+    ax.set(xlabel="epochs of task 2 trained (0: the end of task 1)", ylabel="task 1 test accuracy (%)", ylim=(0, 100))
+    ax.legend(loc="lower left", fontsize=9)
+    ax.tick_params(labelsize=9)
+    return ax

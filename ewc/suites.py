@@ -28,6 +28,7 @@ Suites (built when asked for, so that a suite needing fields this version of Run
 * ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200, a fresh
   Adam for every task and the Fisher over all training images, as the report's code does), modes none, ewc-all,
   ewc-previous, seed 0; the three share task 1.
+* ``confirmation``: the ``quick`` profile's three experiments on seeds 5-14, which its calibration never saw.
 * ``forgetting``: the dose-response of forgetting without a penalty at that protocol (``_forgetting``): 2 tasks,
   seeds 0-2, a fresh or a carried Adam for task 2.
 
@@ -305,13 +306,24 @@ def _paper() -> dict:
     return _runs([make_config("paper", mode=m, seed=0) for m in ("none", "ewc-all", "ewc-previous")])
 
 
+CONFIRMATION_SEEDS = range(5, 15)  # fresh seeds: the quick profile was calibrated on seeds 0-4
+
+
+def _confirmation() -> dict:
+    """The report's three experiments at the ``quick`` profile on seeds it was not calibrated on: the book's quick
+    verdicts are confirmed (or not) on these."""
+    return _runs(
+        [make_config("quick", mode=m, seed=s) for m in ("none", "ewc-all", "ewc-previous") for s in CONFIRMATION_SEEDS]
+    )
+
+
 FORGETTING_SEEDS = range(3)
 
 
 def _forgetting() -> dict:
     """Two tasks without a penalty at the report's protocol, to see what sets the size of forgetting: task 1's
     accuracy after each of task 2's 30 epochs, with a fresh Adam for task 2 (the report's code) and with one Adam
-    carried over from task 1. ``fresh-adam/seed-0`` is not declared: it is the first two tasks of the ``paper``
+    carried over from task 1. ``none_fresh-adam/seed-0`` is not declared: it is the first two tasks of the ``paper``
     suite's ``none/seed-0`` (the same task 1, task-2 permutation, shuffling and dropout stream; ``forgetting_curve``
     reads it from there)."""
     runs = {}
@@ -319,7 +331,7 @@ def _forgetting() -> dict:
         for seed in FORGETTING_SEEDS:
             if fresh and seed == 0:
                 continue
-            group = "fresh-adam" if fresh else "carried-adam"
+            group = "none_fresh-adam" if fresh else "none_carried-adam"
             runs[f"{group}/seed-{seed}"] = make_config("paper", mode="none", tasks=2, seed=seed, fresh_optimizer=fresh)
     return runs
 
@@ -332,6 +344,10 @@ SUITES: dict[str, tuple[str, Callable[[], dict]]] = {
     "vandeven2019": ("van de Ven & Tolias 2019, domain-incremental permuted MNIST", _vandeven2019),
     "calibration": ("candidates for the quick profile's λ, over the book's five seeds", _calibration),
     "paper": ("the report's exact protocol, 30 epochs x 60,000 images per task", _paper),
+    "confirmation": (
+        "the quick profile's three experiments on fresh seeds 5-14, to confirm its verdicts",
+        _confirmation,
+    ),
     "forgetting": ("the report's protocol without a penalty on 2 tasks, with a fresh or a carried Adam", _forgetting),
 }
 
