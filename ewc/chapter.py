@@ -85,6 +85,7 @@ def modes(profile: str, labels) -> dict[str, dict[int, dict]]:
 
 #: The book's runs on the profile's own network and tasks, by label: the report's three experiments, online EWC and
 #: the L2 pull (whose λ is its own, see the Performance analysis chapter).
+THREE = ("none", "ewc-all", "ewc-previous")  # the report's three experiments
 MAIN_GROUPS = {
     "none": "none",
     "ewc-all": "ewc-all",
@@ -99,23 +100,39 @@ def book_runs(profile: str, groups: dict[str, str] | None = None) -> dict[str, d
     return {label: seed_runs(profile, group) for label, group in (groups or MAIN_GROUPS).items()}
 
 
+def verdict_runs(profile: str) -> tuple[dict[str, dict[int, dict]], str]:
+    """The runs the profile's verdicts on the report's findings come from, and what they are: at ``quick``, the
+    ``confirmation`` suite's fresh seeds once all of them are complete (the profile was calibrated on seeds 0-4, so
+    those cannot confirm it); until then, and at other profiles, the book's own runs."""
+    if profile == "quick":
+        confirmed, missing = suite_progress("confirmation")
+        if not missing:
+            seeds = sorted(next(iter(confirmed.values())))
+            return {m: confirmed[m] for m in THREE}, f"confirmation seeds {seeds[0]}–{seeds[-1]}"
+    runs = book_runs(profile, {m: m for m in THREE})
+    seeds = sorted(runs["none"])
+    what = "calibration seeds" if profile == "quick" else "seeds"
+    return runs, f"{what} {seeds[0]}–{seeds[-1]}" if seeds else what
+
+
 def judged_claims(profile: str) -> tuple[list, list]:
-    """The book's claims judged on the profile's runs: the report's findings (the primary family) and the book's
-    comparisons on the profile's network; and the report's findings repeated on the other network (exploratory,
-    ``claims.on_network``). The Discussion shows both; the rerun check forecasts and judges both."""
+    """The book's claims judged on the profile's runs: the report's findings (the primary family) on
+    ``verdict_runs``, and the book's comparisons on the book's runs; and the report's findings repeated on the other
+    network (exploratory, ``claims.on_network``). The chapters show them; the rerun check forecasts and judges them."""
     from ewc import claims
 
     c = config(profile)
-    main = claims.judge_all(claims.report_findings(c.tasks) + claims.book_comparisons(), book_runs(profile))
+    runs, _ = verdict_runs(profile)
+    main = claims.judge_all(claims.report_findings(c.tasks), runs)
+    main += claims.judge_all(claims.book_comparisons(), book_runs(profile))
     other = "mlp" if c.arch == "cnn" else "cnn"
-    groups = {m: group(profile, m, arch=other) for m in ("none", "ewc-all", "ewc-previous")}
+    groups = {m: group(profile, m, arch=other) for m in THREE}
     repeated = claims.judge_all(
         claims.on_network(claims.report_findings(c.tasks), other.upper()), book_runs(profile, groups)
     )
     return main, repeated
 
 
-THREE = ("none", "ewc-all", "ewc-previous")
 SHORT_VERDICTS = {  # a table cell's word for each verdict (the chapters print them in full)
     "holds at the report's size": "holds",
     "same direction, smaller than the report": "smaller",
@@ -133,8 +150,7 @@ def glance_columns(profile: str) -> dict[str, list]:
 
     findings = claims.report_findings(min(config(profile).tasks, 5))
     main, repeated = judged_claims(profile)
-    seeds = main[0].seeds  # the seeds of the three experiments
-    label = f"{profile} profile, seeds {seeds[0]}–{seeds[-1]}" if seeds else f"{profile} profile"
+    label = f"{profile} profile, {verdict_runs(profile)[1]}"
     scale, _ = suite_progress("report-scale")
     paper, _ = suite_progress("paper")
     return {
