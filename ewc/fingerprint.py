@@ -6,7 +6,14 @@ the fingerprint runs the pieces a result depends on, on fixed small inputs, and 
 * the task permutations of seed 0 (pixel and block), as sha256 (exact on every machine);
 * the Fisher diagonal (empirical and expected) of a small network with dropout and a convolution, per variable;
 * the penalty's gradient after two consolidations, in every mode, at a fixed point;
-* a two-task run of a tiny MLP with EWC: its per-epoch training losses and the consolidated importance.
+* a two-task run of a tiny MLP with EWC: its per-epoch training losses and the consolidated importance;
+* (version 2) four-task runs of the same MLP with EWC on every task, on the previous task only and online with
+  gamma 0.5: what acts only from the third task on (which task's images a consolidation reads, which slots are kept,
+  how importances accumulate) moves their losses.
+
+A results file records the version of the probe that stamped it, and is compared on the entries that version had:
+the entries a later version adds (``SINCE``) protect the runs made after it, without refusing the older runs of the
+same code.
 
 Floats are compared with a relative tolerance (``RTOL``) that covers rounding differences between machines (XLA's
 code depends on the host's instruction set) but not a change of method: a Fisher of the batch-mean gradient, a Fisher
@@ -18,6 +25,7 @@ The probe takes seconds; its result is cached per version of the package's sourc
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -27,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 RTOL = 1e-3
-VERSION = 1
+VERSION = 2
+SINCE = {"run4_train_loss_ewc-all": 2, "run4_train_loss_ewc-previous": 2, "run4_train_loss_ewc-online": 2}
 
 
 def _sha(array: np.ndarray) -> str:
@@ -108,15 +117,21 @@ def compute() -> dict:
     )
     result = run(config, mnist)
     out["run_train_loss"] = [float(v) for v in result["train_loss"]]
+    for mode, gamma in (("ewc-all", 1.0), ("ewc-previous", 1.0), ("ewc-online", 0.5)):
+        four = dataclasses.replace(config, mode=mode, gamma=gamma, tasks=4, epochs=1)
+        out[f"run4_train_loss_{mode}"] = [float(v) for v in run(four, mnist)["train_loss"]]
     return out
 
 
 def differences(stored: dict | None, current: dict) -> list[str]:
-    """The probe entries whose values differ beyond ``RTOL`` (or that are missing); empty when they match."""
+    """The probe entries whose values differ beyond ``RTOL`` (or that are missing); empty when they match. Entries
+    added by a later version of the probe than ``stored``'s (``SINCE``) are not compared."""
     if not stored:
         return ["(no fingerprint)"]
     diffs = []
     for key, value in current.items():
+        if key == "version" or SINCE.get(key, 1) > stored.get("version", 1):
+            continue
         other = stored.get(key)
         if isinstance(value, list):
             same = (

@@ -1,0 +1,35 @@
+"""The science fingerprint: stored results are compared on the entries of their own probe version, and the
+four-task probe added in version 2 moves when a consolidation reads another task's images (which the two-task probe
+cannot see)."""
+
+import pytest
+
+from ewc import fingerprint, train
+
+
+@pytest.fixture(scope="module")
+def current():
+    return fingerprint.compute()
+
+
+def test_a_version_1_record_is_compared_on_version_1_entries_only(current):
+    old = {k: v for k, v in current.items() if fingerprint.SINCE.get(k, 1) == 1} | {"version": 1}
+    assert fingerprint.differences(old, current) == []
+    assert fingerprint.differences({**old, "run_train_loss": [9.0] * 4}, current) == ["run_train_loss"]
+    new_without = {k: v for k, v in current.items() if k != "run4_train_loss_ewc-all"}
+    assert fingerprint.differences(new_without, current) == ["run4_train_loss_ewc-all"]
+    assert fingerprint.differences(None, current) == ["(no fingerprint)"]
+
+
+def test_the_four_task_probe_sees_a_fisher_taken_on_the_wrong_task(current, monkeypatch):
+    def task1_only(trainer, tasks, record):  # planted: every consolidation reads task 1's images
+        last = len(tasks) - 1
+        while record["consolidated"] < record["tasks_done"]:
+            k = record["consolidated"]
+            if k < last and trainer.config.mode != "none":
+                record["fisher_s"].append(trainer.consolidate(tasks[0], k))
+            record["consolidated"] = k + 1
+
+    monkeypatch.setattr(train, "_consolidate_pending", task1_only)
+    diffs = fingerprint.differences(current, fingerprint.compute())
+    assert "run4_train_loss_ewc-all" in diffs and "run_train_loss" not in diffs
