@@ -40,12 +40,20 @@ from pathlib import Path
 from ewc.console import progress_stream, quiet_kernels
 from ewc.errors import EwcError
 from ewc.files import atomic_write
-from ewc.pdf import PDF_PATH, build_pdf, find_chromium
+from ewc.paths import (
+    BOOK_DIR,
+    IPYTHON_DIR,
+    PDF_PATH,
+    ROOT,
+    TOC,
+    bench_path,
+    executed_dir,
+    html_dir_for,
+    relative,
+    site_dir,
+)
+from ewc.pdf import build_pdf, find_chromium
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout: _config.yml, _toc.yml, book/, results/
-BOOK_DIR = ROOT / "book"
-TOC = ROOT / "_toc.yml"
-CHAPTERS_DIRNAME = "chapters"
 CHECK_TAG = "nbval-check-output"  # the cells whose outputs nbval compares and the rerun check compares
 
 
@@ -136,25 +144,6 @@ def _write_notebook(nb, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Outputs
-
-
-def results_root() -> Path:
-    from ewc.suites import results_root as root
-
-    return root()
-
-
-def executed_dir(profile: str) -> Path:
-    """``results/<profile>/chapters``: where the executed chapters of ``profile`` go."""
-    return results_root() / profile / CHAPTERS_DIRNAME
-
-
-def html_dir_for(profile: str) -> Path:
-    return ROOT / "_build" / ("html" if profile == "quick" else f"html-{profile}")
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Steps
 
 
@@ -197,12 +186,6 @@ def train_pending(profile: str, progress: bool = True, jobs: int | None = None) 
 
 
 BENCHES = ("penalty", "fisher", "train", "step")
-
-
-def bench_path(profile: str, name: str) -> Path:
-    """``results/<profile>/bench-<name>-<size>.json``: size ``smoke`` for the smoke profile, else ``full``."""
-    size = "smoke" if profile == "smoke" else "full"
-    return results_root() / profile / f"bench-{name}-{size}.json"
 
 
 def run_missing_benches(profile: str) -> int:
@@ -259,11 +242,11 @@ def execute_chapter(name: str, source: Path, profile: str, out_dir: Path) -> Pat
                 shutil.copyfile(executed, error_nb)
             what = f"{exc.ename}: {exc.evalue}" if hasattr(exc, "ename") else f"{type(exc).__name__}: {exc}"
             first = what.strip().splitlines()[0] if what.strip() else what
-            raise ChapterError(f"chapter {name} failed ({first}); error notebook: {_rel(error_nb)}") from None
+            raise ChapterError(f"chapter {name} failed ({first}); error notebook: {relative(error_nb)}") from None
         nb = nbformat.read(executed, as_version=4)
     pm = nb.metadata.get("papermill", {})
-    pm["input_path"] = _rel(source)
-    pm["output_path"] = _rel(out_dir / f"{name}.ipynb")
+    pm["input_path"] = relative(source)
+    pm["output_path"] = relative(out_dir / f"{name}.ipynb")
     for key in ("start_time", "end_time", "duration"):  # keep reruns' diffs to what changed
         pm.pop(key, None)
     for i, cell in enumerate(nb.cells):
@@ -293,13 +276,6 @@ def execute_chapters(chapters: dict[str, Path], profile: str, out_dir: Path | No
             print(f"chapter {i}/{len(chapters)}: {name} ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
 
 
-def _rel(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 class _kernel_environment:
     """While chapters run, their kernels (which inherit this environment) import this checkout's ewc; the caller's
     environment is restored afterwards."""
@@ -308,7 +284,7 @@ class _kernel_environment:
         self.saved = dict(os.environ)
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        os.environ["IPYTHONDIR"] = quiet_kernels(ROOT / "_build" / "ipython")
+        os.environ["IPYTHONDIR"] = quiet_kernels(IPYTHON_DIR)
         return self
 
     def __exit__(self, *exc):
@@ -320,7 +296,7 @@ def stage_site(profile: str, chapters_dir: Path | None = None) -> Path:
     """Assemble ``_build/site-<profile>``: the configuration, the static pages and the executed chapters in the
     places ``_toc.yml`` names, so Jupyter Book renders the executed notebooks (it never executes anything)."""
     chapters_dir = chapters_dir or executed_dir(profile)
-    site = ROOT / "_build" / f"site-{profile}"
+    site = site_dir(profile)
     if site.exists():
         shutil.rmtree(site)
     (site / "book").mkdir(parents=True)
@@ -340,7 +316,7 @@ def stage_site(profile: str, chapters_dir: Path | None = None) -> Path:
         shutil.copyfile(executed, site / "book" / f"{name}.ipynb")
     if missing:
         raise EwcError(
-            f"no executed chapter(s) {', '.join(missing)} in {_rel(chapters_dir)}; run: python -m ewc book"
+            f"no executed chapter(s) {', '.join(missing)} in {relative(chapters_dir)}; run: python -m ewc book"
             + ("" if profile == "quick" else f" --profile {profile}")
         )
     return site
@@ -385,7 +361,7 @@ def build_html(site: Path, html_dir: str | os.PathLike) -> Path:
             print("\n".join(problems), file=sys.stderr)
             raise EwcError(
                 f"jupyter-book build failed with {len(problems)} warning/error line(s); "
-                f"the previous HTML in {_rel(html_dir)} is unchanged"
+                f"the previous HTML in {relative(html_dir)} is unchanged"
             )
         offsite = offsite_references(built)
         if offsite:
@@ -447,11 +423,11 @@ def main_book(
         elif chapters:
             raise EwcError("--chapters only applies when executing (drop --no-execute)")
         out = build_html(stage_site(profile), html_dir or html_dir_for(profile))
-    print(f"built {_rel(out / 'index.html')} ({len(list(out.rglob('*.html')))} pages)", file=sys.stderr)
+    print(f"built {relative(out / 'index.html')} ({len(list(out.rglob('*.html')))} pages)", file=sys.stderr)
     if execute and not chapters:
         book_run.record_book_run(profile, time.time() - started, memory.peak_mib, jobs, **work)
     if pdf:
-        print(f"built {_rel(build_pdf(ROOT / '_build' / f'site-{profile}', pdf))}", file=sys.stderr)
+        print(f"built {relative(build_pdf(site_dir(profile), pdf))}", file=sys.stderr)
     return 0
 
 

@@ -8,12 +8,7 @@ import os
 import time
 from pathlib import Path
 
-
-def book_run_path(profile: str) -> Path:
-    """``results/<profile>/book-run.json``: the cost of the last complete ``python -m ewc book`` at ``profile``."""
-    from ewc.suites import results_root
-
-    return results_root() / profile / "book-run.json"
+from ewc.paths import book_run_path
 
 
 def last_book_run(profile: str) -> dict | None:

@@ -14,6 +14,7 @@ from functools import cache
 from ewc import results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.errors import EwcError
+from ewc.paths import bench_path, rerun_check_path
 
 BOOK_PROFILES = ("smoke", "quick")
 
@@ -214,8 +215,6 @@ def bench(profile: str, name: str) -> dict:
     ``smoke`` for the smoke profile, else ``full``)."""
     import json
 
-    from ewc.book import bench_path
-
     path = bench_path(profile, name)
     if not path.is_file():
         raise StaleResultsError(f"{path} is missing; make it with: {_remake(profile)}")
@@ -294,7 +293,7 @@ def rerun_check(profile: str, current_only: bool = False) -> dict | None:
     not); with ``current_only`` such a report is None."""
     import json
 
-    path = suites.results_root() / profile / "rerun-check.json"
+    path = rerun_check_path(profile)
     if not path.is_file():
         return None
     report = json.loads(path.read_text())

@@ -22,9 +22,10 @@ import hashlib
 import json
 import math
 import os
-from pathlib import Path
 
 import numpy as np
+
+from ewc.paths import PACKAGE
 
 RTOL = 1e-3
 VERSION = 1
@@ -134,7 +135,7 @@ def differences(stored: dict | None, current: dict) -> list[str]:
 def source_key() -> str:
     """A hash of the package's Python sources and ``$XLA_FLAGS``: the cache of ``compute`` is valid for exactly one
     version of them."""
-    package = Path(__file__).resolve().parent
+    package = PACKAGE
     digest = hashlib.sha256(os.environ.get("XLA_FLAGS", "").encode())  # another code generation: probe again
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())

@@ -19,9 +19,8 @@ import tempfile
 from pathlib import Path
 
 from ewc.errors import EwcError
+from ewc.paths import PDF_PATH, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout: _config.yml, _toc.yml, book/
-PDF_PATH = ROOT / "_build" / "pdf" / "ewc-book.pdf"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 #: Headless Chromium that reaches no other machine: no background services, every host name resolves nowhere, and

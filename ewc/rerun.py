@@ -35,8 +35,7 @@ import time
 from pathlib import Path
 
 from ewc.config import make_config
-
-SCRATCH = Path("_build") / "rerun"
+from ewc.paths import RERUN_SCRATCH, RESULTS_ENV, executed_dir, rerun_check_path, results_root
 
 
 def checked_lines(notebook: Path) -> list[str]:
@@ -106,9 +105,7 @@ def compare_means(published: dict, rerun: dict) -> list[dict]:
 
 def _scratch_for(profile: str, jobs: int) -> Path:
     """The scratch directory, emptied unless it holds a check of ``profile`` with these flags and ``jobs``."""
-    from ewc import book
-
-    scratch = book.ROOT / SCRATCH
+    scratch = RERUN_SCRATCH
     marker = scratch / "rerun-settings.json"
     settings = {"profile": profile, "xla_flags": os.environ.get("XLA_FLAGS", ""), "jobs": jobs}
     try:
@@ -119,7 +116,7 @@ def _scratch_for(profile: str, jobs: int) -> Path:
         shutil.rmtree(scratch)
     (scratch / "results" / profile).mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(settings))
-    chapters = scratch / "results" / profile / book.CHAPTERS_DIRNAME
+    chapters = executed_dir(profile, scratch / "results")
     if chapters.exists():
         shutil.rmtree(chapters)  # always rendered anew
     return scratch
@@ -140,18 +137,18 @@ def first_losses(profile: str, root: Path) -> dict[str, float]:
 
 def check_against_published(profile: str = "quick", progress: bool = True, jobs: int | None = None) -> int:
     """Run the check (see the module docstring); returns 0 when everything matches, else 1."""
-    from ewc import book, book_run, run_pool, suites
+    from ewc import book, book_run, run_pool
     from ewc.results import write_json_atomic
 
-    published_root = suites.results_root()
+    published_root = results_root()
     jobs = run_pool.default_jobs() if jobs is None else jobs
     scratch = _scratch_for(profile, jobs)
     results = scratch / "results"
     for other in published_root.iterdir():  # the reference suites the chapters show are not rerun, only shown
         if other.is_dir() and other.name != profile and not (results / other.name).exists():
             shutil.copytree(other, results / other.name, ignore=shutil.ignore_patterns("*.ckpt.npz", "logs", ".*"))
-    saved = {k: os.environ.get(k) for k in (suites.RESULTS_ENV, "EWC_TASK1_CACHE")}
-    os.environ[suites.RESULTS_ENV] = str(results)
+    saved = {k: os.environ.get(k) for k in (RESULTS_ENV, "EWC_TASK1_CACHE")}
+    os.environ[RESULTS_ENV] = str(results)
     os.environ["EWC_TASK1_CACHE"] = str(scratch / "task1")
     started = time.time()
     try:
@@ -160,7 +157,7 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
             book.run_missing_benches(profile)
             chapters = book.chapter_sources()
             try:
-                book.execute_chapters(chapters, profile, results / profile / book.CHAPTERS_DIRNAME)
+                book.execute_chapters(chapters, profile, executed_dir(profile, results))
             except book.ChapterError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
@@ -174,8 +171,8 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
                 os.environ[key] = value
     line_diffs = []
     for name in chapters:
-        old = checked_lines(published_root / profile / book.CHAPTERS_DIRNAME / f"{name}.ipynb")
-        new = checked_lines(results / profile / book.CHAPTERS_DIRNAME / f"{name}.ipynb")
+        old = checked_lines(executed_dir(profile, published_root) / f"{name}.ipynb")
+        new = checked_lines(executed_dir(profile, results) / f"{name}.ipynb")
         if old != new:
             line_diffs.append(
                 {"chapter": name, "published": sorted(set(old) - set(new)), "rerun": sorted(set(new) - set(old))}
@@ -205,7 +202,7 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
         "first_losses": {n: {"published": published_losses.get(n), "rerun": v} for n, v in rerun_losses.items()},
         "means": means,
     }
-    write_json_atomic(report, published_root / profile / "rerun-check.json")
+    write_json_atomic(report, rerun_check_path(profile, published_root))
     outside = [r for r in means if not r["inside"]]
     print(
         f"rerun check ({report['xla_flags'] or 'default XLA flags'}, {jobs} job(s)): "

@@ -33,8 +33,8 @@ import time
 from pathlib import Path
 
 from ewc.errors import ConfigError
+from ewc.paths import WORKFLOW, results_root
 
-WORKFLOW = Path(__file__).resolve().parent / "workflow"
 SNAKEFILE = WORKFLOW / "Snakefile"
 EXECUTORS = ("local", "cluster-generic", "slurm")
 JOB_MARK = "@ewc "  # suite-job's progress lines start with it; the relay prints them without it
@@ -112,7 +112,7 @@ def add_suite_commands(sub) -> None:
 
 def cmd_suite(args) -> int:
     """Train the suite's unfinished runs (or, with ``--dry-run``, list them); exit status 1 if any did not finish."""
-    from ewc.suites import results_root, status, suite
+    from ewc.suites import status, suite
 
     s = suite(args.name)
     for name in ("cores", "jobs"):

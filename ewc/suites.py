@@ -77,8 +77,8 @@ from pathlib import Path
 
 from ewc.config import RunConfig, make_config
 from ewc.errors import ConfigError
+from ewc.paths import results_root
 
-RESULTS_ENV = "EWC_RESULTS_DIR"  # overrides where suites write (tests use a temporary directory)
 REPORT_SCALE_LAM_GRID = (200.0, 2000.0, 20000.0)  # report-scale's ewc-all at seed 0: the report's λ, two decades up
 REPORT_SCALE_CALIBRATED_LAM: float | None = 2000.0  # the grid's best ACC at seed 0; None until the grid is complete
 VANDEVEN_LAM_GRID = (100.0, 1000.0, 1e4)  # the middle of compare_hyperParams.py:17's 1 ... 1e7 (permMNIST)
@@ -99,13 +99,6 @@ class Suite:
         if run not in self.runs:
             raise ConfigError(f"suite {self.name} has no run {run!r}")
         return Path(root or results_root()) / self.name / f"{run}.json"
-
-
-def results_root() -> Path:
-    """``$EWC_RESULTS_DIR``, else ``results/`` in the checkout."""
-    from ewc.book import ROOT
-
-    return Path(os.environ.get(RESULTS_ENV) or ROOT / "results")
 
 
 def run_name(config: RunConfig, lam_in_name: bool = False) -> str:

@@ -28,11 +28,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from ewc.bench.common import KS, REPO, SIZES, TARGETS, BenchSize, machine
+from ewc.bench.common import KS, SIZES, TARGETS, BenchSize, machine
 from ewc.bench.fisher import FISHER_BATCH, bench_fisher, per_example_fisher
 from ewc.bench.penalty import bench_penalty
 from ewc.bench.step import bench_step
 from ewc.bench.train import TRAIN_K, FitProcess, bench_train, fit_worker, keras_fit
+from ewc.paths import ROOT
 
 __all__ = [
     "BENCHES",
@@ -138,7 +139,7 @@ def run_isolated(
     cmd = [sys.executable, "-m", "ewc", "bench", which, "--size", size, "--json"]
     cmd += ["--ks", *map(str, ks)] if ks else []
     cmd += ["--all-up-to", str(all_up_to)] if all_up_to is not None else []
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise EwcError(f"bench {which} failed: {(proc.stderr.strip().splitlines() or ['no message'])[-1]}")
     return json.loads(proc.stdout)

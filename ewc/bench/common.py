@@ -7,12 +7,10 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
 KS = (1, 5, 20)  # consolidated tasks in the penalty bench (and its targets)
-REPO = Path(__file__).resolve().parents[2]  # where child processes run ``-m ewc`` / ``-c "import ewc"``
 
 
 @dataclass(frozen=True)

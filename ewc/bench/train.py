@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ewc.bench.common import REPO, SIZES, consolidate_random, images, medians, report, setup, timed_rounds, trainer
+from ewc.bench.common import SIZES, consolidate_random, images, medians, report, setup, timed_rounds, trainer
+from ewc.paths import ROOT
 
 TRAIN_K = 5  # consolidated tasks in the train bench
 FITS = ("fit", "fit_bfc", "fit_xla")  # the stock-Keras variants; the target compares the trainer with the fastest
@@ -132,7 +133,7 @@ class FitProcess:
                 stderr=err,
                 text=True,
                 env=env,
-                cwd=REPO,
+                cwd=ROOT,  # where the child runs ``-c "import ewc"``
             )
         self._expect("ready")
         return self
