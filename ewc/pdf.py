@@ -18,8 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from ewc.errors import EwcError
 from ewc.paths import PDF_PATH, ROOT
+from ewc.site import jupyter_book_command
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
@@ -86,10 +89,6 @@ def build_singlehtml(source_dir: str | os.PathLike, build_dir: str | os.PathLike
     Raises:
         EwcError: the build failed or warned.
     """
-    import yaml
-
-    from ewc.book import jupyter_book_command
-
     source_dir, build_dir = Path(source_dir).resolve(), Path(build_dir).resolve()
     cmd = jupyter_book_command() + [
         "build",
