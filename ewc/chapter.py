@@ -8,13 +8,15 @@ unfinished, made from another configuration than its suite declares, or made by 
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 
-from ewc import results, suites
+from ewc import claims, fingerprint, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.errors import EwcError
 from ewc.paths import bench_path, rerun_check_path
+from ewc.tables import _md, markdown_table, run_minutes
 
 BOOK_PROFILES = ("smoke", "quick")
 
@@ -44,8 +46,6 @@ def _remake(profile: str) -> str:
 
 def load_run(suite: suites.Suite, name: str) -> dict:
     """The complete results of run ``name`` of ``suite``, checked against its declared config and this code."""
-    from ewc import fingerprint
-
     path = suite.path(name)
     remake = _remake(suite.name) if suite.name in BOOK_PROFILES else f"python -m ewc suite {suite.name}"
     if not path.is_file():
@@ -104,8 +104,6 @@ def judged_claims(profile: str) -> tuple[list, list]:
     """The book's claims judged on the profile's runs: the report's findings (the primary family) and the book's
     comparisons on the profile's network; and the report's findings repeated on the other network (exploratory,
     ``claims.on_network``). The Discussion shows both; the rerun check forecasts and judges both."""
-    from ewc import claims
-
     c = config(profile)
     main = claims.judge_all(claims.report_findings(c.tasks) + claims.book_comparisons(), book_runs(profile))
     other = "mlp" if c.arch == "cnn" else "cnn"
@@ -130,8 +128,6 @@ def glance_columns(profile: str) -> dict[str, list]:
     """The report's findings (``claims.report_findings``) judged wherever the book has runs, one list of
     judgements per column: the profile's runs, the ``report-scale`` suite at λ 200, the report's protocol (the
     ``paper`` suite, seed 0) and the profile's runs of the other network."""
-    from ewc import claims
-
     findings = claims.report_findings(min(config(profile).tasks, 5))
     main, repeated = judged_claims(profile)
     seeds = main[0].seeds  # the seeds of the three experiments
@@ -190,8 +186,6 @@ def findings_at_a_glance(profile: str):
     claimed direction) in each column of ``glance_columns``, and where the finding holds at the report's size."""
     from IPython.display import Markdown
 
-    from ewc.tables import markdown_table
-
     columns = glance_columns(profile)
     names = list(columns)
     rows = []
@@ -213,8 +207,6 @@ def findings_at_a_glance(profile: str):
 def bench(profile: str, name: str) -> dict:
     """The stored measurement ``results/<profile>/bench-<name>-<size>.json`` that the book runner made (size
     ``smoke`` for the smoke profile, else ``full``)."""
-    import json
-
     path = bench_path(profile, name)
     if not path.is_file():
         raise StaleResultsError(f"{path} is missing; make it with: {_remake(profile)}")
@@ -291,8 +283,6 @@ def rerun_check(profile: str, current_only: bool = False) -> dict | None:
     """The last ``--check-against-published`` report of ``profile``, or None. Its ``current`` says whether it checked
     the profile's present values (a report made before the profile changed, or one too old to record them, did
     not); with ``current_only`` such a report is None."""
-    import json
-
     path = rerun_check_path(profile)
     if not path.is_file():
         return None
@@ -304,8 +294,6 @@ def rerun_check(profile: str, current_only: bool = False) -> dict | None:
 def suite_status(name: str, missing: list[str], runs: dict[str, dict[int, dict]] | None = None):
     """A line saying how much of suite ``name`` has been run, and the command that runs the rest; with its complete
     ``runs`` (``suite_progress``), also how long each took where it was trained (Markdown)."""
-    from ewc.tables import _md, run_minutes
-
     total = len(suites.suite(name).runs)
     cost = f" ({run_minutes(runs)})" if runs else ""
     if not missing:

@@ -25,7 +25,11 @@ import os
 
 import numpy as np
 
+from ewc.config import make_config
+from ewc.data import Mnist, data_dir
 from ewc.paths import PACKAGE
+from ewc.results import write_json_atomic
+from ewc.tasks import make_permutations
 
 RTOL = 1e-3
 VERSION = 1
@@ -58,13 +62,12 @@ def _probe_model():
 
 def compute() -> dict:
     """Run the probe; returns a JSON-able dict of strings and floats."""
+    # TensorFlow loads when the probe runs, not on import: the suites and the chapters import this module to
+    # compare a stored fingerprint with the cached one
     import tensorflow as tf
 
-    from ewc.config import make_config
-    from ewc.data import Mnist
     from ewc.fisher import fisher_diagonal
     from ewc.penalty import Consolidation
-    from ewc.tasks import make_permutations
     from ewc.train import run
 
     out: dict = {"version": VERSION}
@@ -150,9 +153,6 @@ def cached_fingerprint() -> dict:
     global _memo
     if _memo is not None:
         return _memo
-    from ewc.data import data_dir
-    from ewc.results import write_json_atomic
-
     path = data_dir() / "fingerprint" / f"{source_key()}.json"
     if path.is_file():
         _memo = json.loads(path.read_text())

@@ -75,7 +75,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ewc.config import RunConfig, make_config
+from ewc import fingerprint, results
+from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.errors import ConfigError
 from ewc.paths import results_root
 
@@ -349,9 +350,6 @@ def status(config: RunConfig, path: Path, check_fingerprint: bool = False) -> st
     """``done`` (complete results of exactly ``config``), ``missing``, ``partial`` (an unfinished run's results) or
     ``other`` (results of another config, or not ewc results at all). With ``check_fingerprint``, complete results
     made by code that computes differently (``ewc.fingerprint``) are ``other`` too."""
-    from ewc import results
-    from ewc.config import normalize_stored
-
     if not path.is_file():
         return "missing"
     try:
@@ -362,9 +360,6 @@ def status(config: RunConfig, path: Path, check_fingerprint: bool = False) -> st
         return "other"
     if not found.get("complete"):
         return "partial"
-    if check_fingerprint:
-        from ewc import fingerprint
-
-        if fingerprint.differences(found.get("fingerprint"), fingerprint.cached_fingerprint()):
-            return "other"
+    if check_fingerprint and fingerprint.differences(found.get("fingerprint"), fingerprint.cached_fingerprint()):
+        return "other"
     return "done"

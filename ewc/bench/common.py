@@ -10,6 +10,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ewc.config import make_config
+from ewc.data import load_mnist
+from ewc.errors import ConfigError
+
 KS = (1, 5, 20)  # consolidated tasks in the penalty bench (and its targets)
 
 
@@ -42,10 +46,6 @@ TARGETS = {
 
 def setup(size: str, mnist):
     """(BenchSize, its RunConfig with mode none, the digits, the 1-minute load average now)."""
-    from ewc.config import make_config
-    from ewc.data import load_mnist
-    from ewc.errors import ConfigError
-
     if size not in SIZES:
         raise ConfigError(f"unknown bench size {size!r}; choose from {', '.join(SIZES)}")
     s = SIZES[size]
