@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import threading
 import time
 from pathlib import Path
 
-
-def book_run_path(profile: str) -> Path:
-    """``results/<profile>/book-run.json``: the cost of the last complete ``python -m ewc book`` at ``profile``."""
-    from ewc.suites import results_root
-
-    return results_root() / profile / "book-run.json"
+from ewc.paths import book_run_path
+from ewc.results import write_json_atomic
 
 
 def last_book_run(profile: str) -> dict | None:
@@ -28,8 +26,6 @@ class TreeMemory:
     ``ru_maxrss`` alone would miss it: it gives the largest single process, not what processes side by side hold."""
 
     def __init__(self, interval: float = 0.5):
-        import threading
-
         self.interval, self.peak_kib = interval, None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="memory-sampler", daemon=True)
@@ -91,10 +87,6 @@ def record_book_run(
     build), MiB; when sampled (``TreeMemory``), the peak of all of them together; and what the run had to do: how
     many of the profile's runs it trained and how many benches it measured (a book whose runs are all stored only
     executes its chapters)."""
-    import resource
-
-    from ewc.results import write_json_atomic
-
     peak_kib = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     record = {
         "profile": profile,

@@ -8,12 +8,15 @@ unfinished, made from another configuration than its suite declares, or made by 
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 
-from ewc import results, suites
+from ewc import claims, fingerprint, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.errors import EwcError
+from ewc.paths import bench_path, rerun_check_path
+from ewc.tables import _md, markdown_table, run_minutes
 
 BOOK_PROFILES = ("smoke", "quick")
 
@@ -43,8 +46,6 @@ def _remake(profile: str) -> str:
 
 def load_run(suite: suites.Suite, name: str) -> dict:
     """The complete results of run ``name`` of ``suite``, checked against its declared config and this code."""
-    from ewc import fingerprint
-
     path = suite.path(name)
     remake = _remake(suite.name) if suite.name in BOOK_PROFILES else f"python -m ewc suite {suite.name}"
     if not path.is_file():
@@ -119,8 +120,6 @@ def judged_claims(profile: str) -> tuple[list, list]:
     """The book's claims judged on the profile's runs: the report's findings (the primary family) on
     ``verdict_runs``, and the book's comparisons on the book's runs; and the report's findings repeated on the other
     network (exploratory, ``claims.on_network``). The chapters show them; the rerun check forecasts and judges them."""
-    from ewc import claims
-
     c = config(profile)
     runs, _ = verdict_runs(profile)
     main = claims.judge_all(claims.report_findings(c.tasks), runs)
@@ -146,8 +145,6 @@ def glance_columns(profile: str) -> dict[str, list]:
     """The report's findings (``claims.report_findings``) judged wherever the book has runs, one list of
     judgements per column: the profile's runs, the ``report-scale`` suite at λ 200, the report's protocol (the
     ``paper`` suite, seed 0) and the profile's runs of the other network."""
-    from ewc import claims
-
     findings = claims.report_findings(min(config(profile).tasks, 5))
     main, repeated = judged_claims(profile)
     label = f"{profile} profile, {verdict_runs(profile)[1]}"
@@ -205,8 +202,6 @@ def findings_at_a_glance(profile: str):
     claimed direction) in each column of ``glance_columns``, and where the finding holds at the report's size."""
     from IPython.display import Markdown
 
-    from ewc.tables import markdown_table
-
     columns = glance_columns(profile)
     names = list(columns)
     rows = []
@@ -228,10 +223,6 @@ def findings_at_a_glance(profile: str):
 def bench(profile: str, name: str) -> dict:
     """The stored measurement ``results/<profile>/bench-<name>-<size>.json`` that the book runner made (size
     ``smoke`` for the smoke profile, else ``full``)."""
-    import json
-
-    from ewc.book import bench_path
-
     path = bench_path(profile, name)
     if not path.is_file():
         raise StaleResultsError(f"{path} is missing; make it with: {_remake(profile)}")
@@ -308,9 +299,7 @@ def rerun_check(profile: str, current_only: bool = False) -> dict | None:
     """The last ``--check-against-published`` report of ``profile``, or None. Its ``current`` says whether it checked
     the profile's present values (a report made before the profile changed, or one too old to record them, did
     not); with ``current_only`` such a report is None."""
-    import json
-
-    path = suites.results_root() / profile / "rerun-check.json"
+    path = rerun_check_path(profile)
     if not path.is_file():
         return None
     report = json.loads(path.read_text())
@@ -321,8 +310,6 @@ def rerun_check(profile: str, current_only: bool = False) -> dict | None:
 def suite_status(name: str, missing: list[str], runs: dict[str, dict[int, dict]] | None = None):
     """A line saying how much of suite ``name`` has been run, and the command that runs the rest; with its complete
     ``runs`` (``suite_progress``), also how long each took where it was trained (Markdown)."""
-    from ewc.tables import _md, run_minutes
-
     total = len(suites.suite(name).runs)
     cost = f" ({run_minutes(runs)})" if runs else ""
     if not missing:

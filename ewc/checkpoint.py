@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ewc.config import normalize_stored
 from ewc.errors import ConfigError
 from ewc.files import atomic_write
 
@@ -73,8 +74,6 @@ def checkpoint_path(out: str | os.PathLike) -> Path:
 def check_resumable(path: str | os.PathLike, config) -> dict:
     """The metadata of a snapshot that a run of ``config`` (a RunConfig) may resume; ConfigError if the file is
     unreadable, from another format, or from a run with other parameters (naming them). Needs no TensorFlow."""
-    from ewc.config import normalize_stored
-
     meta = read_meta(path)
     stored = normalize_stored(meta["config"])  # written before later fields existed: their defaults
     if stored != config.to_dict():

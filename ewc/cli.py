@@ -7,8 +7,16 @@ import argparse
 import sys
 from dataclasses import fields
 
+from ewc import results
 from ewc.backend import require_tensorflow_backend
+from ewc.bench import add_parser as add_bench_command
+from ewc.book import add_book_command
+from ewc.checkpoint import check_resumable, checkpoint_path
+from ewc.config import ARCHS, FISHER_KINDS, MODES, PARAMETERS, PERMUTATIONS, PROFILES, RunConfig, make_config
+from ewc.console import quiet_native_stderr
+from ewc.data import label_counts, load_mnist
 from ewc.errors import EwcError
+from ewc.suite_cli import add_suite_commands
 
 EPILOG = """examples:
   python -m ewc data                                   # find or fetch MNIST, verify it, print what it is
@@ -29,8 +37,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    from ewc.config import ARCHS, FISHER_KINDS, MODES, PERMUTATIONS, PROFILES, RunConfig
-
     choices = {"mode": MODES, "arch": ARCHS, "permutation": PERMUTATIONS, "fisher_kind": FISHER_KINDS}
     parser.add_argument(
         "--profile",
@@ -55,15 +61,11 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args):
-    from ewc.config import PARAMETERS, make_config
-
     overrides = {name: getattr(args, name) for name in PARAMETERS if name != "profile"}
     return make_config(args.profile, **overrides)
 
 
 def cmd_data(args) -> int:
-    from ewc.data import label_counts, load_mnist
-
     mnist = load_mnist(args.mnist, refresh=args.refresh)
     print(f"source: {mnist.source}")
     for key, array in mnist.arrays().items():
@@ -75,10 +77,6 @@ def cmd_data(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from ewc import results
-    from ewc.checkpoint import check_resumable, checkpoint_path
-    from ewc.data import load_mnist
-
     # Every input that can be checked without TensorFlow is checked before it is imported (and before any file is
     # written): the options, the output path, the MNIST file and a checkpoint left by an interrupted run.
     config = _config_from_args(args)
@@ -105,8 +103,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from ewc import results
-    from ewc.plots import plot_accuracy, save_figure
+    from ewc.plots import plot_accuracy, save_figure  # matplotlib, for this command only
 
     result = results.load_results(args.results)
     results.check_writable(args.out)
@@ -152,10 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="image to write (.png, .svg, .pdf)")
     p.set_defaults(func=cmd_plot)
 
-    from ewc.bench import add_parser as add_bench_command  # all light: the heavy imports happen when they run
-    from ewc.book import add_book_command
-    from ewc.suite_cli import add_suite_commands
-
     add_bench_command(sub)
     add_book_command(sub)
     add_suite_commands(sub)
@@ -163,8 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ewc.console import quiet_native_stderr
-
     try:
         require_tensorflow_backend()
         args = build_parser().parse_args(argv)

@@ -30,9 +30,14 @@ import hashlib
 import json
 import math
 import os
-from pathlib import Path
 
 import numpy as np
+
+from ewc.config import make_config
+from ewc.data import Mnist, data_dir
+from ewc.paths import PACKAGE
+from ewc.results import write_json_atomic
+from ewc.tasks import make_permutations
 
 RTOL = 1e-3
 VERSION = 2
@@ -66,13 +71,12 @@ def _probe_model():
 
 def compute() -> dict:
     """Run the probe; returns a JSON-able dict of strings and floats."""
+    # TensorFlow loads when the probe runs, not on import: the suites and the chapters import this module to
+    # compare a stored fingerprint with the cached one
     import tensorflow as tf
 
-    from ewc.config import make_config
-    from ewc.data import Mnist
     from ewc.fisher import fisher_diagonal
     from ewc.penalty import Consolidation
-    from ewc.tasks import make_permutations
     from ewc.train import run
 
     out: dict = {"version": VERSION}
@@ -149,7 +153,7 @@ def differences(stored: dict | None, current: dict) -> list[str]:
 def source_key() -> str:
     """A hash of the package's Python sources and ``$XLA_FLAGS``: the cache of ``compute`` is valid for exactly one
     version of them."""
-    package = Path(__file__).resolve().parent
+    package = PACKAGE
     digest = hashlib.sha256(os.environ.get("XLA_FLAGS", "").encode())  # another code generation: probe again
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
@@ -164,9 +168,6 @@ def cached_fingerprint() -> dict:
     global _memo
     if _memo is not None:
         return _memo
-    from ewc.data import data_dir
-    from ewc.results import write_json_atomic
-
     path = data_dir() / "fingerprint" / f"{source_key()}.json"
     if path.is_file():
         _memo = json.loads(path.read_text())

@@ -18,10 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ewc.errors import EwcError
+import yaml
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout: _config.yml, _toc.yml, book/
-PDF_PATH = ROOT / "_build" / "pdf" / "ewc-book.pdf"
+from ewc.errors import EwcError
+from ewc.paths import PDF_PATH, ROOT
+from ewc.site import jupyter_book_command
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 #: Headless Chromium that reaches no other machine: no background services, every host name resolves nowhere, and
@@ -87,10 +89,6 @@ def build_singlehtml(source_dir: str | os.PathLike, build_dir: str | os.PathLike
     Raises:
         EwcError: the build failed or warned.
     """
-    import yaml
-
-    from ewc.book import jupyter_book_command
-
     source_dir, build_dir = Path(source_dir).resolve(), Path(build_dir).resolve()
     cmd = jupyter_book_command() + [
         "build",

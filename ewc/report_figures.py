@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
-PATH = Path(__file__).resolve().parents[1] / "results" / "report-figures" / "figures.json"
+from ewc.paths import REPORT_FIGURES
+
 EPOCHS_PER_TASK = 30
 TASKS = 5
 FIGURE_OF_MODE = {"none": "3", "ewc-all": "4", "ewc-previous": "5"}
@@ -24,7 +24,7 @@ FIGURE_OF_MODE = {"none": "3", "ewc-all": "4", "ewc-previous": "5"}
 
 @cache
 def _load() -> dict:
-    return json.loads(PATH.read_text())
+    return json.loads(REPORT_FIGURES.read_text())
 
 
 def load() -> dict:

@@ -34,16 +34,17 @@ import sys
 import time
 from pathlib import Path
 
+from ewc import bench, book_run, chapter, claims, forecast, run_pool, site, suites
 from ewc.config import make_config
-
-SCRATCH = Path("_build") / "rerun"
+from ewc.paths import RERUN_SCRATCH, RESULTS_ENV, executed_dir, rerun_check_path, results_root
+from ewc.results import write_json_atomic
+from ewc.site import CHECK_TAG
+from ewc.stats import rerun_interval, summarize
 
 
 def checked_lines(notebook: Path) -> list[str]:
     """The text output of every cell tagged ``nbval-check-output``, one entry per line, prefixed by its cell."""
     import nbformat
-
-    from ewc.book import CHECK_TAG
 
     nb = nbformat.read(notebook, as_version=4)
     lines = []
@@ -60,8 +61,6 @@ def checked_lines(notebook: Path) -> list[str]:
 
 def group_means(profile: str, root: Path) -> dict[str, dict[str, list[float]]]:
     """``{group: {"ACC": [per seed], "final task k": [...]}}`` for the suite's groups of several seeds."""
-    from ewc import suites
-
     suite = suites.suite(profile)
     groups: dict[str, dict[str, list[float]]] = {}
     for name in suite.runs:
@@ -78,8 +77,6 @@ def group_means(profile: str, root: Path) -> dict[str, dict[str, list[float]]]:
 
 
 def compare_means(published: dict, rerun: dict) -> list[dict]:
-    from ewc.stats import rerun_interval, summarize
-
     rows = []
     for group, metrics in published.items():
         for metric, values in metrics.items():
@@ -106,9 +103,7 @@ def compare_means(published: dict, rerun: dict) -> list[dict]:
 
 def _scratch_for(profile: str, jobs: int) -> Path:
     """The scratch directory, emptied unless it holds a check of ``profile`` with these flags and ``jobs``."""
-    from ewc import book
-
-    scratch = book.ROOT / SCRATCH
+    scratch = RERUN_SCRATCH
     marker = scratch / "rerun-settings.json"
     settings = {"profile": profile, "xla_flags": os.environ.get("XLA_FLAGS", ""), "jobs": jobs}
     try:
@@ -119,7 +114,7 @@ def _scratch_for(profile: str, jobs: int) -> Path:
         shutil.rmtree(scratch)
     (scratch / "results" / profile).mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(settings))
-    chapters = scratch / "results" / profile / book.CHAPTERS_DIRNAME
+    chapters = executed_dir(profile, scratch / "results")
     if chapters.exists():
         shutil.rmtree(chapters)  # always rendered anew
     return scratch
@@ -127,8 +122,6 @@ def _scratch_for(profile: str, jobs: int) -> Path:
 
 def first_losses(profile: str, root: Path) -> dict[str, float]:
     """``{run: its first recorded training loss}`` for the profile's runs present under ``root``."""
-    from ewc import suites
-
     losses = {}
     for name in suites.suite(profile).runs:
         path = root / profile / f"{name}.json"
@@ -140,31 +133,28 @@ def first_losses(profile: str, root: Path) -> dict[str, float]:
 
 def check_against_published(profile: str = "quick", progress: bool = True, jobs: int | None = None) -> int:
     """Run the check (see the module docstring); returns 0 when everything matches, else 1."""
-    from ewc import book, book_run, run_pool, suites
-    from ewc.results import write_json_atomic
-
-    published_root = suites.results_root()
+    published_root = results_root()
     jobs = run_pool.default_jobs() if jobs is None else jobs
     scratch = _scratch_for(profile, jobs)
     results = scratch / "results"
     for other in published_root.iterdir():  # the reference suites the chapters show are not rerun, only shown
         if other.is_dir() and other.name != profile and not (results / other.name).exists():
             shutil.copytree(other, results / other.name, ignore=shutil.ignore_patterns("*.ckpt.npz", "logs", ".*"))
-    saved = {k: os.environ.get(k) for k in (suites.RESULTS_ENV, "EWC_TASK1_CACHE")}
-    os.environ[suites.RESULTS_ENV] = str(results)
+    saved = {k: os.environ.get(k) for k in (RESULTS_ENV, "EWC_TASK1_CACHE")}
+    os.environ[RESULTS_ENV] = str(results)
     os.environ["EWC_TASK1_CACHE"] = str(scratch / "task1")
     started = time.time()
     try:
         with book_run.TreeMemory() as memory:  # the whole book from nothing: runs, benches, chapters, HTML
-            book.train_pending(profile, progress, jobs)
-            book.run_missing_benches(profile)
-            chapters = book.chapter_sources()
+            run_pool.train_pending(profile, progress, jobs)
+            bench.run_missing_benches(profile)
+            chapters = site.chapter_sources()
             try:
-                book.execute_chapters(chapters, profile, results / profile / book.CHAPTERS_DIRNAME)
-            except book.ChapterError as exc:
+                site.execute_chapters(chapters, profile, executed_dir(profile, results))
+            except site.ChapterError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            book.build_html(book.stage_site(profile), scratch / "html")
+            site.build_html(site.stage_site(profile), scratch / "html")
         wall_s = time.time() - started
     finally:
         for key, value in saved.items():
@@ -174,8 +164,8 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
                 os.environ[key] = value
     line_diffs = []
     for name in chapters:
-        old = checked_lines(published_root / profile / book.CHAPTERS_DIRNAME / f"{name}.ipynb")
-        new = checked_lines(results / profile / book.CHAPTERS_DIRNAME / f"{name}.ipynb")
+        old = checked_lines(executed_dir(profile, published_root) / f"{name}.ipynb")
+        new = checked_lines(executed_dir(profile, results) / f"{name}.ipynb")
         if old != new:
             line_diffs.append(
                 {"chapter": name, "published": sorted(set(old) - set(new)), "rerun": sorted(set(new) - set(old))}
@@ -205,7 +195,7 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
         "first_losses": {n: {"published": published_losses.get(n), "rerun": v} for n, v in rerun_losses.items()},
         "means": means,
     }
-    write_json_atomic(report, published_root / profile / "rerun-check.json")
+    write_json_atomic(report, rerun_check_path(profile, published_root))
     outside = [r for r in means if not r["inside"]]
     print(
         f"rerun check ({report['xla_flags'] or 'default XLA flags'}, {jobs} job(s)): "
@@ -232,8 +222,6 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
 
 def is_verdict(line: str) -> bool:
     """A checked line that ends in a verdict: 'cell N: <claim>: <verdict>[ (<how>)]'."""
-    from ewc import claims
-
     word = line.rsplit(": ", 1)[-1].split(" (")[0]
     words = (claims.HOLDS, claims.HOLDS_BOOK, claims.SMALLER, claims.UNRESOLVED, claims.CONTRADICTED, "no runs")
     return word in words or word.startswith("equivalent within")
@@ -245,8 +233,6 @@ def judge_verdict_changes(profile: str, line_diffs: list[dict]) -> dict:
     it); the forecast's 90 % range of exploratory changes over the claims it covers (``chapter.judged_claims`` on
     the published runs); the other checked lines that changed (settings, seeds: none may); and whether the rerun
     passes: no primary verdict and no other line changed, the exploratory count inside the range."""
-    from ewc import chapter, forecast
-
     main, repeated = chapter.judged_claims(profile)
     judged = main + repeated
     primary = {j.claim.text for j in judged if j.claim.primary}

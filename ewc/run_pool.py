@@ -1,4 +1,5 @@
-"""Train a list of runs, in this process or side by side in worker processes, under one progress display.
+"""Train a list of runs, in this process or side by side in worker processes, under one progress display
+(``train_pending``: the runs of a suite that are not done, as ``python -m ewc book`` trains them).
 
 On a small CPU, several single-threaded TensorFlow processes can keep the cores busier than one process with as
 many threads (a CNN step at batch 64 splits poorly across threads); the book's ``--jobs`` says how many. Runs that
@@ -21,7 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
+from ewc import suites
 from ewc.config import RunConfig
+from ewc.console import progress_stream, quiet_native_stderr
 
 SEND_EVERY_S = 0.5  # how often a worker reports the images it trained
 POLL_S = 2.0  # how often the parent looks for a worker that died without reporting
@@ -41,7 +46,7 @@ def default_jobs() -> int:
 def by_task1(runs: list[tuple[str, RunConfig, Path]]) -> list[list[tuple[str, RunConfig, Path]]]:
     """``runs`` split into groups that share their task 1, each group in the given order, groups in order of their
     first run."""
-    from ewc.experiment import task1_key
+    from ewc.experiment import task1_key  # ewc.experiment loads TensorFlow, which the parent only needs with jobs 0
 
     groups: dict[str, list] = {}
     for run in runs:
@@ -64,6 +69,40 @@ def train_runs(runs: list[tuple[str, RunConfig, Path]], jobs: int = 1, bar=None)
         _train_here(runs, bar)
     else:
         _train_in_workers(groups, max(1, min(jobs, len(groups))), bar)
+
+
+def train_pending(profile: str, progress: bool = True, jobs: int | None = None) -> int:
+    """Train every run of the profile's suite that is not complete and matching, ``jobs`` side by side (default
+    ``default_jobs``), under one live progress display; returns how many were trained."""
+    suite = suites.suite(profile)
+    pending = [
+        (name, c, suite.path(name))
+        for name, c in suite.runs.items()
+        if suites.status(c, suite.path(name), check_fingerprint=True) != "done"
+    ]
+    done = len(suite.runs) - len(pending)
+    if not pending:
+        print(f"runs: all {len(suite.runs)} runs of suite {profile} are complete", file=sys.stderr, flush=True)
+        return 0
+    jobs = default_jobs() if jobs is None else jobs
+    print(
+        f"runs: training {len(pending)} of {len(suite.runs)} runs of suite {profile} ({done} complete), "
+        + (f"{jobs} at a time, each in a fresh process" if jobs else "in this process"),
+        file=sys.stderr,
+        flush=True,
+    )
+    with tqdm(
+        total=sum(declared_images(c) for _, c, _ in pending),
+        unit="img",
+        unit_scale=True,
+        file=progress_stream(),
+        disable=not progress,
+        bar_format="{desc} {percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt} img [{elapsed}<{remaining}, "
+        "{rate_fmt}] {postfix}",
+    ) as bar:
+        train_runs(pending, jobs, bar)
+    print(f"runs: {len(pending)} trained", file=sys.stderr, flush=True)
+    return len(pending)
 
 
 def _describe(bar, finished: int, total: int, current: str) -> None:
@@ -176,8 +215,6 @@ def _worker(worker: int, run: tuple[str, RunConfig, Path], events, threads: int)
     """Train one run (name, config, results path) in this fresh process, reporting to ``events``."""
     name = run[0]
     try:
-        from ewc.console import quiet_native_stderr
-
         with quiet_native_stderr():
             import tensorflow as tf
 

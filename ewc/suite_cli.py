@@ -33,8 +33,9 @@ import time
 from pathlib import Path
 
 from ewc.errors import ConfigError
+from ewc.paths import WORKFLOW, results_root
+from ewc.suites import SUITES, status, suite
 
-WORKFLOW = Path(__file__).resolve().parent / "workflow"
 SNAKEFILE = WORKFLOW / "Snakefile"
 EXECUTORS = ("local", "cluster-generic", "slurm")
 JOB_MARK = "@ewc "  # suite-job's progress lines start with it; the relay prints them without it
@@ -48,8 +49,6 @@ SNAKEMAKE_ERROR = re.compile(
 
 def add_suite_commands(sub) -> None:
     """Register ``suite`` and ``suite-job`` on the CLI's subparsers (the object ``add_subparsers`` returned)."""
-    from ewc.suites import SUITES
-
     p = sub.add_parser(
         "suite",
         help="train a reference suite of runs with Snakemake (--dry-run: list and estimate)",
@@ -112,8 +111,6 @@ def add_suite_commands(sub) -> None:
 
 def cmd_suite(args) -> int:
     """Train the suite's unfinished runs (or, with ``--dry-run``, list them); exit status 1 if any did not finish."""
-    from ewc.suites import results_root, status, suite
-
     s = suite(args.name)
     for name in ("cores", "jobs"):
         value = getattr(args, name)
@@ -540,8 +537,6 @@ def _duration(seconds: float) -> str:
 
 def cmd_suite_job(args) -> int:
     """Train one run into its results file (resuming its checkpoint); a complete matching file is left as it is."""
-    from ewc.suites import suite
-
     s = suite(args.suite)
     path = s.path(args.run, args.results_dir)
     config = s.runs[args.run]

@@ -76,10 +76,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ewc.config import RunConfig, make_config
+from ewc import fingerprint, results
+from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.errors import ConfigError
+from ewc.paths import results_root
 
-RESULTS_ENV = "EWC_RESULTS_DIR"  # overrides where suites write (tests use a temporary directory)
 REPORT_SCALE_LAM_GRID = (200.0, 2000.0, 20000.0)  # report-scale's ewc-all at seed 0: the report's λ, two decades up
 REPORT_SCALE_CALIBRATED_LAM: float | None = 2000.0  # the grid's best ACC at seed 0; None until the grid is complete
 VANDEVEN_LAM_GRID = (100.0, 1000.0, 1e4)  # the middle of compare_hyperParams.py:17's 1 ... 1e7 (permMNIST)
@@ -100,13 +101,6 @@ class Suite:
         if run not in self.runs:
             raise ConfigError(f"suite {self.name} has no run {run!r}")
         return Path(root or results_root()) / self.name / f"{run}.json"
-
-
-def results_root() -> Path:
-    """``$EWC_RESULTS_DIR``, else ``results/`` in the checkout."""
-    from ewc.book import ROOT
-
-    return Path(os.environ.get(RESULTS_ENV) or ROOT / "results")
 
 
 def run_name(config: RunConfig, lam_in_name: bool = False) -> str:
@@ -372,9 +366,6 @@ def status(config: RunConfig, path: Path, check_fingerprint: bool = False) -> st
     """``done`` (complete results of exactly ``config``), ``missing``, ``partial`` (an unfinished run's results) or
     ``other`` (results of another config, or not ewc results at all). With ``check_fingerprint``, complete results
     made by code that computes differently (``ewc.fingerprint``) are ``other`` too."""
-    from ewc import results
-    from ewc.config import normalize_stored
-
     if not path.is_file():
         return "missing"
     try:
@@ -385,9 +376,6 @@ def status(config: RunConfig, path: Path, check_fingerprint: bool = False) -> st
         return "other"
     if not found.get("complete"):
         return "partial"
-    if check_fingerprint:
-        from ewc import fingerprint
-
-        if fingerprint.differences(found.get("fingerprint"), fingerprint.cached_fingerprint()):
-            return "other"
+    if check_fingerprint and fingerprint.differences(found.get("fingerprint"), fingerprint.cached_fingerprint()):
+        return "other"
     return "done"

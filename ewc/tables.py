@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ewc.stats import summarize, t975
+
 CHANCE = 0.10
 
 #: Where the report (Sörberg 2020) states each knob, or that it does not.
@@ -471,7 +473,7 @@ def train_bench_table(b: dict):
 
 
 def book_run_table(record: dict | None):
-    """The cost of the last complete ``python -m ewc book`` (``ewc.book.record_book_run``), or a note that none
+    """The cost of the last complete ``python -m ewc book`` (``ewc.book_run.record_book_run``), or a note that none
     was recorded."""
     if record is None:
         return _md("No complete run of the book has been recorded at this profile yet.")
@@ -625,16 +627,12 @@ def report_comparison(runs: dict) -> object:
 
 def mean_sd(values, digits: int = 1) -> str:
     """'83.1 ± 2.4' (sample sd, n - 1), in the values' own unit; '83.1' for a single value."""
-    from ewc.stats import summarize
-
     s = summarize(values)
     return f"{s.mean:.{digits}f}" if s.n == 1 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
 
 
 def interval(values, digits: int = 1) -> str:
     """The 95 % t interval of the mean, '[80.2, 86.0]'; '—' for a single value."""
-    from ewc.stats import summarize
-
     s = summarize(values)
     return "—" if s.n == 1 else f"[{s.low:.{digits}f}, {s.high:.{digits}f}]"
 
@@ -736,8 +734,6 @@ class Gap:
 def against_published(runs: dict[int, dict], mean: float, sem: float) -> Gap | None:
     """Our runs' ACC against a published ``mean`` ± ``sem`` (%): the interval of the difference is t(n - 1) times
     both SEMs added in quadrature (theirs, over 20 seeds, is the smaller). None without runs."""
-    from ewc.stats import summarize, t975
-
     if not runs:
         return None
     s = summarize([100 * r["metrics"]["acc"] for r in runs.values()])

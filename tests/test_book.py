@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ewc import book
+from ewc import bench, book, run_pool, site
 from ewc.offsite import offsite_references
 from ewc.pdf import OFFLINE_FLAGS
 
@@ -40,7 +40,7 @@ def run_book(*args, timeout=900, env=None):
 
 
 def test_toc_lists_every_page_once_and_all_exist():
-    files = book.toc_files()
+    files = site.toc_files()
     assert len(files) == len(set(files)) == 15
     assert files[0].name == "intro.md" and files[-1].name == "appendix_a.md"
     on_disk = {p.name for p in (ROOT / "book").glob("*.md")}
@@ -48,21 +48,21 @@ def test_toc_lists_every_page_once_and_all_exist():
     assert not list((ROOT / "book").glob("*.ipynb")), "chapter sources are Markdown; executed copies live in results/"
 
 
-@pytest.mark.parametrize("name", list(book.chapter_sources()))
+@pytest.mark.parametrize("name", list(site.chapter_sources()))
 def test_chapter_source_shape(name):
     """Text a person edits: the parameters cell first (just the profile), checked cells tagged, no outputs."""
-    source = book.chapter_sources()[name]
-    nb = book.read_chapter(source)
+    source = site.chapter_sources()[name]
+    nb = site.read_chapter(source)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
-    assert book.notebook_parameters(source).keys() == {"profile"}
-    assert book.notebook_parameters(source)["profile"]["default"] == '"quick"'
-    assert any(book.CHECK_TAG in c.metadata.get("tags", []) for c in code)
+    assert site.notebook_parameters(source).keys() == {"profile"}
+    assert site.notebook_parameters(source)["profile"]["default"] == '"quick"'
+    assert any(site.CHECK_TAG in c.metadata.get("tags", []) for c in code)
     assert "NBVAL_CHECK_OUTPUT" not in source.read_text(), "checked cells are marked by a tag, not a comment"
     assert not any(c.get("outputs") for c in code)
 
 
-@pytest.mark.parametrize("name", list(book.chapter_sources()))
+@pytest.mark.parametrize("name", list(site.chapter_sources()))
 def test_published_chapter_is_executed_at_the_quick_profile(name):
     executed = ROOT / "results" / "quick" / "chapters" / f"{name}.ipynb"
     nb = nbformat.read(executed, as_version=4)
@@ -71,7 +71,7 @@ def test_published_chapter_is_executed_at_the_quick_profile(name):
         assert not [o for o in cell.get("outputs", []) if o.output_type == "error"], "a committed error output"
         if "injected-parameters" in cell.metadata.get("tags", []):
             assert re.search(r'^profile = "quick"$', cell.source, re.M), "the published book is the quick profile"
-    source_code = [c.source for c in book.read_chapter(book.chapter_sources()[name]).cells if c.cell_type == "code"]
+    source_code = [c.source for c in site.read_chapter(site.chapter_sources()[name]).cells if c.cell_type == "code"]
     published_code = [c.source for c in code if "injected-parameters" not in c.metadata.get("tags", [])]
     assert published_code == source_code, f"results/quick/chapters/{name}.ipynb is not an execution of book/{name}.md"
 
@@ -108,10 +108,10 @@ def test_failing_chapter_stops_the_book_and_keeps_the_previous_html(tmp_path, mo
     html.mkdir()
     (html / "index.html").write_text("previous book")
     monkeypatch.setenv("EWC_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.setattr(book, "chapter_sources", lambda: {"broken_chapter": source})
+    monkeypatch.setattr(site, "chapter_sources", lambda: {"broken_chapter": source})
     # the runs are another test's
-    monkeypatch.setattr(book, "train_pending", lambda profile, progress=True, jobs=None: 0)
-    monkeypatch.setattr(book, "run_missing_benches", lambda profile: None)
+    monkeypatch.setattr(run_pool, "train_pending", lambda profile, progress=True, jobs=None: 0)
+    monkeypatch.setattr(bench, "run_missing_benches", lambda profile: None)
 
     status = book.main_book(profile="smoke", html_dir=str(html), progress=False)
 
@@ -127,11 +127,11 @@ def test_failing_chapter_stops_the_book_and_keeps_the_previous_html(tmp_path, mo
 def test_failing_chapter_message_names_chapter_and_error_notebook(tmp_path):
     source = broken_chapter(tmp_path, "1 / 0")
     with pytest.raises(
-        book.ChapterError,
+        site.ChapterError,
         match=r"chapter ch failed \(ZeroDivisionError.*error notebook: .*"
         r"ch\.error\.ipynb",
     ):
-        book.execute_chapter("ch", source, "smoke", tmp_path / "out")
+        site.execute_chapter("ch", source, "smoke", tmp_path / "out")
 
 
 def test_offsite_scanner(tmp_path):
@@ -309,7 +309,7 @@ def built_html(tmp_path_factory):
 
 def test_built_book_has_every_chapter_and_stays_on_the_machine(built_html):
     assert (built_html / "index.html").is_file()
-    for chapter in book.toc_files():
+    for chapter in site.toc_files():
         assert (built_html / chapter.relative_to(ROOT).with_suffix(".html")).is_file(), chapter
     assert offsite_references(built_html) == []
     # An independent, cruder scan: no src/href to http(s) or // on script, link or img tags.
@@ -324,7 +324,7 @@ def test_built_book_renders_offline_in_chromium(built_html, tmp_path):
     browser = Browser(chromium(), tmp_path / "chromium-profile")
     reports = {}
     try:
-        for chapter in book.toc_files():
+        for chapter in site.toc_files():
             page = built_html / chapter.relative_to(ROOT).with_suffix(".html")
             browser.open(page.as_uri())
             reports[chapter.stem] = report = browser.evaluate(PAGE_REPORT)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from helpers import ROOT, run_cli
 
-from ewc import book, pdf
+from ewc import pdf, site
 from ewc.errors import EwcError
 
 ARTIFACTS = ROOT / "artifacts"
@@ -98,7 +98,7 @@ def text_mask(shape: tuple[int, int], boxes, dpi: int, pad_pt: float = 1.5) -> n
 def chapter_titles() -> dict[str, str]:
     """Chapter name -> its ``# `` heading in the source, in ``_toc.yml`` order."""
     titles = {}
-    for path in book.toc_files():
+    for path in site.toc_files():
         if path.suffix == ".md":
             text = path.read_text()
         else:
@@ -213,7 +213,7 @@ def test_pdf_opens_with_the_title(book_pdf):
 
 def test_pdf_starts_every_chapter_on_a_new_page_in_book_order(book_pdf):
     pages = chapter_pages(page_texts(book_pdf))
-    assert list(pages) == [p.stem for p in book.toc_files()]
+    assert list(pages) == [p.stem for p in site.toc_files()]
     assert pages["intro"][0] == 1
     assert all(pages[name] for name in pages), pages
 

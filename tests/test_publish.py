@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ewc import book
+from ewc import paths, site
 from ewc.offsite import offsite_references
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def test_pages_workflow_builds_with_the_tested_command(workflow):
 def test_pages_workflow_deploys_what_the_command_builds(workflow):
     uses = {step["uses"].split("@")[0]: step for step in steps(workflow) if "uses" in step}
     assert Path(uses["actions/upload-pages-artifact"]["with"]["path"]) == BUILT_HTML
-    assert book.html_dir_for("quick") == ROOT / BUILT_HTML, "the command's default output is what gets uploaded"
+    assert paths.html_dir_for("quick") == ROOT / BUILT_HTML, "the command's default output is what gets uploaded"
     assert "actions/deploy-pages" in uses
     deploy_job = next(
         job
@@ -89,7 +89,7 @@ def test_build_command_builds_the_book(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = checkout / BUILT_HTML
     assert (html / "index.html").is_file()
-    for chapter in book.toc_files():
+    for chapter in site.toc_files():
         assert (html / chapter.relative_to(ROOT).with_suffix(".html")).is_file(), chapter
     assert offsite_references(html) == []
     chapters = sorted((checkout / "results" / "quick" / "chapters").glob("*.ipynb"))

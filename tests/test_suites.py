@@ -16,12 +16,12 @@ from test_cli import assert_clean_failure
 
 from ewc.config import PARAMETERS, make_config
 from ewc.errors import ConfigError
+from ewc.paths import results_root
 from ewc.suite_cli import Rates, estimate_seconds, measure, step_key
 from ewc.suites import (
     REPORT_SCALE_CALIBRATED_LAM,
     REPORT_SCALE_LAM_GRID,
     SUITES,
-    results_root,
     run_name,
     split_run_name,
     status,
@@ -304,14 +304,15 @@ def test_dry_run_of_the_paper_suite_lists_its_three_runs_with_estimates_and_trai
 def test_estimate_counts_training_fisher_and_evaluation_images_at_the_measured_rates():
     config = make_config("paper", mode="ewc-all")  # 5 tasks x 30 epochs x 60,000 images; 10,000 test images
     rates = Rates(train=1000.0, evaluate=4000.0, startup_s=10.0)
-    # train 5 * 30 * 60000 = 9,000,000; Fisher 4 * 1000; evaluation 30 * (1+2+3+4+5) * 10000 = 4,500,000
-    assert estimate_seconds(config, rates) == pytest.approx(10 + 9_004_000 / 1000 + 4_500_000 / 4000)
+    # train 5 * 30 * 60000 = 9,000,000; Fisher 4 * 60000 (all training images, as the report's code takes);
+    # evaluation 30 * (1+2+3+4+5) * 10000 = 4,500,000
+    assert estimate_seconds(config, rates) == pytest.approx(10 + 9_240_000 / 1000 + 4_500_000 / 4000)
     # resuming after task 2: tasks 3-5 train, tasks 3-4 consolidate, evaluation 30 * (3+4+5) * 10000
-    assert estimate_seconds(config, rates, tasks_done=2) == pytest.approx(10 + 5_402_000 / 1000 + 3_600_000 / 4000)
+    assert estimate_seconds(config, rates, tasks_done=2) == pytest.approx(10 + 5_520_000 / 1000 + 3_600_000 / 4000)
     none = make_config("paper", mode="none")
     assert estimate_seconds(none, rates) == pytest.approx(10 + 9_000_000 / 1000 + 4_500_000 / 4000)
     # counted in steps: 3 tasks x 50 steps x 128 images, Fisher 2 * 1000, evaluation once per task 1+2+3 times
-    steps = make_config("paper", mode="ewc-online", tasks=3, iterations=50, batch_size=128)
+    steps = make_config("paper", mode="ewc-online", tasks=3, iterations=50, batch_size=128, fisher_samples=1000)
     assert steps.train_images_per_task == 6400
     assert estimate_seconds(steps, rates) == pytest.approx(10 + 21_200 / 1000 + 60_000 / 4000)
 

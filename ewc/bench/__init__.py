@@ -26,16 +26,23 @@ but mean nothing.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 
-from ewc.bench.common import KS, REPO, SIZES, TARGETS, BenchSize, machine
+from ewc.bench.common import KS, SIZES, TARGETS, BenchSize, machine
 from ewc.bench.fisher import FISHER_BATCH, bench_fisher, per_example_fisher
 from ewc.bench.penalty import bench_penalty
 from ewc.bench.step import bench_step
 from ewc.bench.train import TRAIN_K, FitProcess, bench_train, fit_worker, keras_fit
+from ewc.data import load_mnist
+from ewc.errors import ConfigError, EwcError
+from ewc.paths import ROOT, bench_path
+from ewc.results import write_json_atomic
 
 __all__ = [
     "BENCHES",
+    "BOOK_BENCHES",
     "FISHER_BATCH",
     "KS",
     "SIZES",
@@ -55,6 +62,7 @@ __all__ = [
     "machine",
     "per_example_fisher",
     "run_isolated",
+    "run_missing_benches",
 ]
 
 BENCHES: dict[str, Callable[..., dict]] = {
@@ -107,9 +115,6 @@ def add_parser(sub) -> None:
 
 def cmd_bench(args) -> int:
     """Run the bench ``args.which`` at ``args.size``; print its JSON (``args.json``) or its table."""
-    from ewc.data import load_mnist
-    from ewc.errors import ConfigError
-
     ks, all_up_to = getattr(args, "ks", None), getattr(args, "all_up_to", None)
     if ks is not None and (args.which != "penalty" or min(ks) < 1):
         raise ConfigError("--ks applies to the penalty bench only, with K >= 1")
@@ -130,18 +135,35 @@ def run_isolated(
     did before (allocator pool, compiled functions, threads), and so that their peak memory (the penalty bench's
     per-task sums) is not added to the kernel's.
     """
-    import subprocess
-    import sys
-
-    from ewc.errors import EwcError
-
     cmd = [sys.executable, "-m", "ewc", "bench", which, "--size", size, "--json"]
     cmd += ["--ks", *map(str, ks)] if ks else []
     cmd += ["--all-up-to", str(all_up_to)] if all_up_to is not None else []
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise EwcError(f"bench {which} failed: {(proc.stderr.strip().splitlines() or ['no message'])[-1]}")
     return json.loads(proc.stdout)
+
+
+BOOK_BENCHES = ("penalty", "fisher", "train", "step")  # the benches the book's training-time chapter shows
+
+
+def run_missing_benches(profile: str) -> int:
+    """Measure the benches the training-time chapter shows, each in a fresh process, when not stored yet
+    (``ewc.paths.bench_path``); returns how many were measured."""
+    size = "smoke" if profile == "smoke" else "full"
+    measured = 0
+    for name in BOOK_BENCHES:
+        path = bench_path(profile, name)
+        if path.is_file():
+            continue
+        measured += 1
+        print(f"bench: {name} ({size}) ...", file=sys.stderr, flush=True)
+        # the per-task sum's memory grows with K: the book times it up to K = 5 (the online form up to 20)
+        kwargs = {"ks": (1, 5, 20), "all_up_to": 5} if name == "penalty" else {}
+        value = run_isolated(name, size, **kwargs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(value, path)
+    return measured
 
 
 def format_table(result: dict) -> str:

@@ -7,12 +7,14 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
+from ewc.config import make_config
+from ewc.data import load_mnist
+from ewc.errors import ConfigError
+
 KS = (1, 5, 20)  # consolidated tasks in the penalty bench (and its targets)
-REPO = Path(__file__).resolve().parents[2]  # where child processes run ``-m ewc`` / ``-c "import ewc"``
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,6 @@ TARGETS = {
 
 def setup(size: str, mnist):
     """(BenchSize, its RunConfig with mode none, the digits, the 1-minute load average now)."""
-    from ewc.config import make_config
-    from ewc.data import load_mnist
-    from ewc.errors import ConfigError
-
     if size not in SIZES:
         raise ConfigError(f"unknown bench size {size!r}; choose from {', '.join(SIZES)}")
     s = SIZES[size]

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ewc.bench.common import REPO, SIZES, consolidate_random, images, medians, report, setup, timed_rounds, trainer
+from ewc.bench.common import SIZES, consolidate_random, images, medians, report, setup, timed_rounds, trainer
+from ewc.config import make_config
+from ewc.errors import EwcError
+from ewc.paths import ROOT
 
 TRAIN_K = 5  # consolidated tasks in the train bench
 FITS = ("fit", "fit_bfc", "fit_xla")  # the stock-Keras variants; the target compares the trainer with the fastest
@@ -132,7 +135,7 @@ class FitProcess:
                 stderr=err,
                 text=True,
                 env=env,
-                cwd=REPO,
+                cwd=ROOT,  # where the child runs ``-c "import ewc"``
             )
         self._expect("ready")
         return self
@@ -144,8 +147,6 @@ class FitProcess:
 
     def _expect(self, word: str) -> str:
         """Read the child's next line, which must start with ``word``; returns the rest of it."""
-        from ewc.errors import EwcError
-
         line = self._proc.stdout.readline().strip()
         if line.split(" ")[0] != word:
             self._proc.kill()
@@ -166,8 +167,6 @@ def fit_worker(size: str, images: str) -> None:
     """The child of ``FitProcess``: build the ``fit`` model for ``size``, say ``ready``, then run one epoch per
     ``epoch`` line on stdin (answering ``done SECONDS`` after each) until stdin closes."""
     import sys
-
-    from ewc.config import make_config
 
     with np.load(images) as npz:
         x, y = npz["x"], npz["y"]
