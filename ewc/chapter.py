@@ -12,7 +12,7 @@ import json
 import re
 from functools import cache
 
-from ewc import claims, fingerprint, results, suites
+from ewc import claims, findings, fingerprint, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.errors import EwcError
 from ewc.paths import bench_path, rerun_check_path
@@ -119,15 +119,16 @@ def verdict_runs(profile: str) -> tuple[dict[str, dict[int, dict]], str]:
 def judged_claims(profile: str) -> tuple[list, list]:
     """The book's claims judged on the profile's runs: the report's findings (the primary family) on
     ``verdict_runs``, and the book's comparisons on the book's runs; and the report's findings repeated on the other
-    network (exploratory, ``claims.on_network``). The chapters show them; the rerun check forecasts and judges them."""
+    network (exploratory, ``findings.on_network``). The chapters show them; the rerun check forecasts and judges
+    them."""
     c = config(profile)
     runs, _ = verdict_runs(profile)
-    main = claims.judge_all(claims.report_findings(c.tasks), runs)
-    main += claims.judge_all(claims.book_comparisons(), book_runs(profile))
+    main = claims.judge_all(findings.report_findings(c.tasks), runs)
+    main += claims.judge_all(findings.book_comparisons(), book_runs(profile))
     other = "mlp" if c.arch == "cnn" else "cnn"
     groups = {m: group(profile, m, arch=other) for m in THREE}
     repeated = claims.judge_all(
-        claims.on_network(claims.report_findings(c.tasks), other.upper()), book_runs(profile, groups)
+        findings.on_network(findings.report_findings(c.tasks), other.upper()), book_runs(profile, groups)
     )
     return main, repeated
 
@@ -142,19 +143,19 @@ SHORT_VERDICTS = {  # a table cell's word for each verdict (the chapters print t
 
 
 def glance_columns(profile: str) -> dict[str, list]:
-    """The report's findings (``claims.report_findings``) judged wherever the book has runs, one list of
+    """The report's findings (``findings.report_findings``) judged wherever the book has runs, one list of
     judgements per column: the profile's runs, the ``report-scale`` suite at λ 200, the report's protocol (the
     ``paper`` suite, seed 0) and the profile's runs of the other network."""
-    findings = claims.report_findings(min(config(profile).tasks, 5))
+    report = findings.report_findings(min(config(profile).tasks, 5))
     main, repeated = judged_claims(profile)
     label = f"{profile} profile, {verdict_runs(profile)[1]}"
     scale, _ = suite_progress("report-scale")
     paper, _ = suite_progress("paper")
     return {
-        label: main[: len(findings)],
-        "report-scale, 2 seeds": claims.judge_all(findings, {m: scale.get(m, {}) for m in THREE}),
-        "the report's protocol, seed 0": claims.judge_all(findings, {m: paper.get(m, {}) for m in THREE}),
-        _network_label(profile, repeated[0].seeds): repeated[: len(findings)],
+        label: main[: len(report)],
+        "report-scale, 2 seeds": claims.judge_all(report, {m: scale.get(m, {}) for m in THREE}),
+        "the report's protocol, seed 0": claims.judge_all(report, {m: paper.get(m, {}) for m in THREE}),
+        _network_label(profile, repeated[0].seeds): repeated[: len(report)],
     }
 
 

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from ewc import claims
+from ewc import claims, findings
 from ewc.results import metrics
 
 
@@ -107,20 +107,20 @@ def test_an_equality_is_equivalent_only_within_a_stated_margin():
 
 def test_verdict_lines_name_the_claim_and_its_verdict_only():
     runs = {"none": {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(3)}}
-    lines = claims.verdict_lines(claims.judge_all(claims.report_findings(3)[:1], runs))
-    assert lines == [f"{claims.report_findings(3)[0].text}: {claims.HOLDS}"]
+    lines = claims.verdict_lines(claims.judge_all(findings.report_findings(3)[:1], runs))
+    assert lines == [f"{findings.report_findings(3)[0].text}: {claims.HOLDS}"]
 
 
 def test_the_report_values_behind_the_sizes_are_the_digitized_figures():
     from ewc import report_figures
 
-    ends = {mode: report_figures.end_of_task_matrix(mode)[-1] for mode in claims.REPORT_ACC}
-    for mode, value in claims.REPORT_ACC.items():
+    ends = {mode: report_figures.end_of_task_matrix(mode)[-1] for mode in findings.REPORT_ACC}
+    for mode, value in findings.REPORT_ACC.items():
         assert value == pytest.approx(100 * sum(ends[mode]) / len(ends[mode]), abs=0.05), mode
-    for mode, value in claims.REPORT_TASK1_FINAL.items():
+    for mode, value in findings.REPORT_TASK1_FINAL.items():
         assert value == pytest.approx(100 * ends[mode][0], abs=0.05), mode
-    texts = [c.text for c in claims.report_findings(5) if c.primary]
-    assert [claims.size_text(c) for c in claims.report_findings(5) if c.primary] == [
+    texts = [c.text for c in findings.report_findings(5) if c.primary]
+    assert [claims.size_text(c) for c in findings.report_findings(5) if c.primary] == [
         "≥ 20",
         "≥ 90",
         "≥ 15",
@@ -136,7 +136,7 @@ def test_candidates_side_by_side_and_their_floors_summarized():
     none = {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(4)}
     good = {"none": none, "ewc-all": {s: three_tasks(0.95, 0.02, 0.9 + 0.01 * s) for s in range(4)}}
     weak = {"none": none, "ewc-all": {s: three_tasks(0.95, 0.02, 0.7 + 0.01 * s) for s in range(4)}}
-    floors = claims.calibration_floors(3)
+    floors = findings.calibration_floors(3)
     judged = {"good": claims.judge_all(floors, good), "weak": claims.judge_all(floors, weak)}
     table = claims.candidates_table(judged).data.splitlines()
     assert table[0] == "| claim (points) | good | weak |"

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from helpers import ROOT
 
-from ewc import chapter, claims
+from ewc import chapter, claims, findings
 from ewc.rerun import checked_lines
 
 CHAPTERS = ROOT / "results" / "quick" / "chapters"
@@ -42,11 +42,11 @@ def word(verdict: str) -> str:
     [(2, "discussion_comparison", ""), (3, "scale_report", ""), (5, "discussion_comparison", "MLP: ")],
 )
 def test_each_cell_is_the_verdict_its_chapter_prints(column, source, prefix):
-    findings = claims.report_findings(5)
+    report = findings.report_findings(5)
     rows = glance_rows()
-    assert [r[0].removesuffix(" (exploratory)") for r in rows] == [c.short for c in findings]
+    assert [r[0].removesuffix(" (exploratory)") for r in rows] == [c.short for c in report]
     printed = printed_verdicts(source)
-    for row, claim in zip(rows, findings):
+    for row, claim in zip(rows, report):
         assert row[column].split(" (")[0] == word(printed[prefix + claim.text]), (claim.text, row[column])
 
 
