@@ -7,13 +7,15 @@ import argparse
 import sys
 from dataclasses import fields
 
+from tqdm import tqdm
+
 from ewc import results
 from ewc.backend import require_tensorflow_backend
 from ewc.bench import add_parser as add_bench_command
 from ewc.book import add_book_command
 from ewc.checkpoint import check_resumable, checkpoint_path
 from ewc.config import ARCHS, FISHER_KINDS, MODES, PARAMETERS, PERMUTATIONS, PROFILES, RunConfig, make_config
-from ewc.console import quiet_native_stderr
+from ewc.console import progress_stream, quiet_native_stderr
 from ewc.data import label_counts, load_mnist
 from ewc.errors import EwcError
 from ewc.suite_cli import add_suite_commands
@@ -95,7 +97,15 @@ def cmd_run(args) -> int:
         + (f"; resuming from {checkpoint_path(out)}" if resuming else ""),
         flush=True,
     )
-    result = run_experiment(config, out, progress=not args.no_progress, fresh=args.fresh, data=mnist)
+    with tqdm(
+        total=config.tasks * config.train_images_per_task,
+        unit="img",
+        disable=args.no_progress,
+        leave=False,
+        desc=config.mode,
+        file=progress_stream(),  # live through the CLI's stderr filter
+    ) as bar:
+        result = run_experiment(config, out, progress=bar, fresh=args.fresh, data=mnist)
     m = result["metrics"]
     print(f"ACC {m['acc']:.4f}  BWT {m['bwt']:+.4f}  final {' '.join(f'{a:.3f}' for a in m['final'])}")
     print(f"wrote {out}")

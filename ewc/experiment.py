@@ -23,7 +23,7 @@ from ewc import fingerprint, results
 from ewc.checkpoint import checkpoint_path
 from ewc.config import DEFAULTS, RunConfig, normalize_stored
 from ewc.data import Mnist, data_dir, load_mnist
-from ewc.train import SequentialTrainer, new_record, run
+from ewc.train import Progress, SequentialTrainer, new_record, run
 
 _mnist: Mnist | None = None
 
@@ -101,8 +101,7 @@ def run_resumable(
     fresh: bool = False,
     task1_cache: Path | None = None,
     on_task_end=None,
-    progress: bool = False,
-    bar=None,
+    progress: Progress | None = None,
     snapshot_every_s: float = SNAPSHOT_EVERY_S,
 ) -> dict:
     """``ewc.train.run`` with snapshots between tasks and inside them; returns the results dict.
@@ -117,7 +116,7 @@ def run_resumable(
             While task 1 is trained its epoch snapshots go to ``partial_task1`` beside it, so whichever run of that
             task 1 starts next goes on from them.
         on_task_end: called with the results so far (``complete`` false) after each task but the last.
-        progress, bar: as for ``ewc.train.run``.
+        progress: as for ``ewc.train.run``.
     """
     shared = Path(task1_cache) / f"task1-{ckpt.key(task1_key(config))}.npz" if task1_cache else None
     with Task1Lock(shared) as lock:
@@ -160,7 +159,6 @@ def run_resumable(
             after_task=after_task,
             after_epoch=after_epoch,
             progress=progress,
-            bar=bar,
         )
 
 
@@ -195,12 +193,11 @@ class Task1Lock:
 def run_experiment(
     config: RunConfig,
     out: str | Path,
-    progress: bool = False,
+    progress: Progress | None = None,
     reuse: bool = False,
     fresh: bool = False,
     share_task1: bool = False,
     data: Mnist | None = None,
-    bar=None,
 ) -> dict:
     """Train ``config`` and write its results JSON to ``out`` (directories created). Returns the results dict.
 
@@ -211,7 +208,7 @@ def run_experiment(
         fresh: ignore (and overwrite) a checkpoint left by an interrupted run instead of resuming it.
         share_task1: take task 1 from (or put it into) the cache shared by runs that train it identically.
         data: MNIST to use (default: loaded once per process).
-        bar: a progress bar shared with other runs (see ``ewc.train.run``).
+        progress: where the run reports its progress (``ewc.train.Progress``: a tqdm bar, the book runner's relay).
 
     Trains through ``run_resumable`` with the checkpoint ``out.ckpt.npz``.
 
@@ -234,7 +231,6 @@ def run_experiment(
         task1_cache=task1_cache_dir() if share_task1 else None,
         on_task_end=lambda partial: results.write_json_atomic(partial, out),
         progress=progress,
-        bar=bar,
     )
     result["fingerprint"] = fingerprint.cached_fingerprint()
     results.write_json_atomic(result, out)

@@ -116,7 +116,7 @@ def _train_here(runs, bar) -> None:
     for i, (name, config, path) in enumerate(runs):
         _describe(bar, i, len(runs), name)
         start = bar.n if bar is not None else 0
-        run_experiment(config, path, share_task1=True, bar=bar)
+        run_experiment(config, path, share_task1=True, progress=bar)
         if bar is not None:
             bar.n = start + declared_images(config)  # a reused task 1 or a resumed run trains fewer images
             bar.refresh()
@@ -190,7 +190,7 @@ def _train_in_workers(groups, jobs: int, bar) -> None:
 
 
 class _QueueBar:
-    """The slice of tqdm's interface that ``ewc.train.run`` uses, forwarded to the parent's display."""
+    """``ewc.train.Progress`` (the slice of tqdm's interface a run reports to), forwarded to the parent's display."""
 
     def __init__(self, worker: int, events):
         self.worker, self.events, self.pending, self.sent = worker, events, 0, time.monotonic()
@@ -225,7 +225,7 @@ def _worker(worker: int, run: tuple[str, RunConfig, Path], events, threads: int)
             bar = _QueueBar(worker, events)
             _, config, path = run
             events.put(("start", worker, name))
-            run_experiment(config, path, share_task1=True, bar=bar)
+            run_experiment(config, path, share_task1=True, progress=bar)
             bar.update(max(0, declared_images(config) - bar.n))  # a reused task 1, a resumed run
             bar.flush()
             events.put(("done", worker, name))

@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from ewc.backend import require_tensorflow_backend
 
@@ -27,11 +28,9 @@ require_tensorflow_backend()  # before Keras picks its backend: it cannot switch
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from ewc import results as res
 from ewc.config import RunConfig
-from ewc.console import progress_stream
 from ewc.data import Mnist
 from ewc.fisher import fisher_diagonal
 from ewc.model import build_model
@@ -40,6 +39,16 @@ from ewc.penalty import Consolidation
 from ewc.tasks import apply_permutation, make_permutations, pad_images
 
 EVAL_BATCH = 1000  # large batches: evaluation is forward-only
+
+
+class Progress(Protocol):
+    """Where a run reports its progress (the caller owns the display: a tqdm bar has this interface, and so does the
+    book runner's relay to its parent process): ``update`` with the images just trained, ``set_postfix_str`` with
+    where the run is ("task 2/5 epoch 3/30")."""
+
+    def update(self, n: int) -> object: ...
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -107,11 +116,11 @@ class SequentialTrainer:
     def _predict(self, x_uint8):
         return tf.argmax(self.model(as_model_input(x_uint8), training=False), axis=-1, output_type=tf.int32)
 
-    def train_epoch(self, task: Task, rng: np.random.Generator, progress: tqdm | None = None) -> float:
+    def train_epoch(self, task: Task, rng: np.random.Generator, progress: Progress | None = None) -> float:
         """One pass over ``task``'s training images in a shuffled order; returns the mean batch cross-entropy."""
         return self.train_batches(task, _batches(rng.permutation(len(task.x_train)), self.config.batch_size), progress)
 
-    def train_batches(self, task: Task, batches, progress: tqdm | None = None) -> float:
+    def train_batches(self, task: Task, batches, progress: Progress | None = None) -> float:
         """One step per index array of ``batches`` (int, (B,) each) into ``task``'s training images; returns the mean
         batch cross-entropy."""
         losses = []
@@ -198,8 +207,7 @@ def run(
     trained=None,
     after_task=None,
     after_epoch=None,
-    progress: bool = False,
-    bar: tqdm | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Train from where ``record`` stands (task ``record["tasks_done"] + 1``, after the epochs of it already
     recorded) to the end of task ``config.tasks`` and return the results dict (see ``ewc.results``). Where a run
@@ -220,8 +228,9 @@ def run(
             the results so far (``partial``, ``complete`` false): the state a killed run resumes from.
         after_epoch: called as ``after_epoch(trainer, record)`` after each epoch (accuracy row) but a task's last:
             the state a run killed inside a task resumes from, losing at most the epoch it was in.
-        bar: a progress bar shared with other runs (e.g. the book runner's): advanced by the images trained, its
-            postfix set to the task and epoch; without it, ``progress`` shows a bar of this run's own.
+        progress: where to report progress (``Progress``): first advanced by the images of the tasks and epochs the
+            run starts after (a resumed run, a shared task 1), then by every batch's images, its postfix set to the
+            task and epoch; None reports nothing.
     """
     started = time.time()
     tasks, perms = make_tasks(config, mnist)
@@ -233,18 +242,9 @@ def run(
     steps = steps_per_task(config)
     passes, rest = divmod(steps, -(-config.train_size // config.batch_size))
     images = passes * config.train_size + rest * config.batch_size  # per task
-    own_bar = bar is None
-    if own_bar:
+    if progress is not None:
         epochs_in = len(record["accuracy"]) - record["tasks_done"] * epochs
-        bar = tqdm(
-            total=n_tasks * images,
-            initial=record["tasks_done"] * images + epochs_in * images // epochs,
-            unit="img",
-            disable=not progress,
-            leave=False,
-            desc=config.mode,
-            file=progress_stream(),  # live through the CLI's stderr filter
-        )
+        progress.update(record["tasks_done"] * images + epochs_in * images // epochs)
     for k in range(record["tasks_done"], n_tasks):
         first = len(record["accuracy"]) - k * epochs  # epochs of task k already recorded (a resumed run)
         if first == 0 and k > 0 and config.fresh_optimizer:
@@ -254,13 +254,13 @@ def run(
         stream = itertools.islice(minibatches(config.train_size, config.batch_size, config.seed, k), done, None)
         for e in range(first, epochs):
             part = f"epoch {e + 1}/{epochs}" if not config.iterations else f"step {done}/{steps}"
-            if own_bar:
-                bar.set_description(f"{config.mode} task {k + 1}/{n_tasks} {part}")
-            else:
-                bar.set_postfix_str(f"task {k + 1}/{n_tasks} {part}", refresh=False)
+            if progress is not None:
+                progress.set_postfix_str(f"task {k + 1}/{n_tasks} {part}", refresh=False)
             t0 = time.perf_counter()
             upto = (e + 1) * steps // epochs  # epochs mode: (e + 1) whole passes
-            record["train_loss"].append(trainer.train_batches(tasks[k], itertools.islice(stream, upto - done), bar))
+            record["train_loss"].append(
+                trainer.train_batches(tasks[k], itertools.islice(stream, upto - done), progress)
+            )
             done = upto
             t1 = time.perf_counter()
             record["accuracy"].append([trainer.accuracy(tasks[j]) if j <= k else None for j in range(n_tasks)])
@@ -278,8 +278,6 @@ def run(
         _consolidate_pending(trainer, tasks, record)
         if after_task is not None:
             after_task(trainer, record, _results(config, perms, trainer, record, started, complete=False))
-    if own_bar:
-        bar.close()
     return _results(config, perms, trainer, record, started, complete=True)
 
 
