@@ -2,8 +2,7 @@
 
 Every function takes results dicts (see ``ewc.results``) or configs and returns text: a markdown table as an
 ``IPython.display.Markdown`` (rendered as a table by Jupyter Book; ``.data`` holds the text) or plain strings for
-``print``. Accuracies are shown in percent and differences in percentage points. Verdicts are rounded on purpose
-(floors to 10 points) so that the lines the notebooks mark ``NBVAL_CHECK_OUTPUT`` state findings, not noise.
+``print``. Accuracies are shown in percent and differences in percentage points.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import math
 from dataclasses import dataclass
 
 from ewc.stats import summarize, t975
-
-CHANCE = 0.10
 
 #: Where the report (Sörberg 2020) states each knob, or that it does not.
 REPORT_SOURCE = {
@@ -36,14 +33,6 @@ REPORT_SOURCE = {
     "fresh_optimizer": "not stated; the report's code: a fresh Adam for every task (it recompiles the model)",
     "fisher_kind": "empirical: squared gradients of the loss (Background)",
     "seed": "not stated",
-}
-
-#: What the report observed for each experiment, in our words (its Figs 3-5).
-REPORT_OBSERVED = {
-    "none": "task 1 drops from almost 100 % to about 60 % once task 2 is learned (Fig. 3)",
-    "ewc-all": "every task stays accurate to the end; task 2 even ends above the more recent task 4 (Fig. 4)",
-    "ewc-previous": "old tasks hold for a task or so, then degrade clearly after two or three more, with large "
-    "swings between epochs (Fig. 5)",
 }
 
 
@@ -163,150 +152,7 @@ def layer_table(model):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# One run
-
-
-def task_matrix(result):
-    """Accuracy (%) on every task (columns) at the end of every task (rows); the diagonal is 'just learned'."""
-    r = result["task_matrix"]
-    n = len(r)
-    rows = [
-        [f"after task {i + 1}"] + [(f"**{pct(v)}**" if k == i else pct(v)) for k, v in enumerate(row)]
-        for i, row in enumerate(r)
-    ]
-    return _md(markdown_table(["accuracy (%)"] + [f"task {k + 1}" for k in range(n)], rows))
-
-
-def metrics_line(result) -> str:
-    """ACC, BWT, mean forgetting and just-learned accuracy (two lines)."""
-    m = result["metrics"]
-    return (
-        f"ACC {pct(m['acc'])} %, BWT {points(m['bwt'])} points\n"
-        f"mean forgetting {100 * m['mean_forgetting']:.1f} points, just learned {pct(m['just_trained'])} %"
-    )
-
-
-def _floor10(x: float) -> int:
-    return int(math.floor(x / 10.0) * 10)
-
-
-def verdicts(result) -> list[str]:
-    """Rounded statements about one run, stable enough to be checked by nbval."""
-    r, m = result["task_matrix"], result["metrics"]
-    n = len(r)
-    lines = [
-        f"{n} tasks, {result['config']['mode']}: ACC ≈ {round(100 * m['acc'])} %, BWT ≈ {round(100 * m['bwt'])} points"
-    ]
-    if n > 1:
-        drop = 100 * (r[0][0] - r[1][0])
-        lines.append(
-            f"task-1 accuracy fell by ≥ {_floor10(drop)} points after task 2"
-            if drop >= 10
-            else "task-1 accuracy moved by less than 10 points after task 2"
-        )
-        worst = max(range(n - 1), key=lambda k: m["forgetting"][k])
-        lines.append(f"largest forgetting: task {worst + 1}, ≥ {max(_floor10(100 * m['forgetting'][worst]), 0)} points")
-    above = all(v > CHANCE + 0.05 for v in m["final"])
-    lines.append("every task ends well above chance (10 %)" if above else "some task ends near chance (10 %)")
-    return lines
-
-
-def reading(result):
-    """A short, number-backed reading of one run beside what the report observed (Markdown)."""
-    r, m, c = result["task_matrix"], result["metrics"], result["config"]
-    mode, n = c["mode"], len(r)
-    parts = []
-    if n > 1:
-        parts.append(
-            f"Task 1 was at {pct(r[0][0])} % right after it was learned, {pct(r[1][0])} % after task 2 and "
-            f"{pct(r[-1][0])} % at the end."
-        )
-    parts.append(
-        f"Averaged over tasks, the final accuracy (ACC) is {pct(m['acc'])} % against "
-        f"{pct(m['just_trained'])} % right after learning each task, a backward transfer of "
-        f"{points(m['bwt'])} points."
-    )
-    if mode in REPORT_OBSERVED:
-        parts.append(f"The report observed that {REPORT_OBSERVED[mode]}.")
-        parts.append(_agreement(mode, r, m))
-    parts.append(f"(Profile `{c['profile']}`: {c['tasks']} tasks, {training_length(c)} each, λ = {c['lam']:g}.)")
-    return _md(" ".join(p for p in parts if p))
-
-
-def _agreement(mode: str, r, m) -> str:
-    n = len(r)
-    if n < 2:
-        return "With a single task there is nothing to forget, so this run cannot be compared."
-    drop = 100 * (r[0][0] - r[1][0])
-    if mode == "none":
-        if drop >= 20:
-            return f"Here the drop is {drop:.0f} points: catastrophic forgetting at the report's size (20 or more)."
-        if drop >= 5:
-            return f"Here the drop is {drop:.0f} points: forgetting is visible but milder than in the report."
-        return f"Here the drop is only {drop:.0f} points: far smaller than the report's 40."
-    if mode == "ewc-all":
-        worst = 100 * max(m["forgetting"]) if m["forgetting"] else 0.0
-        text = f"Here no task lost more than {worst:.0f} points from its best accuracy, " + (
-            "in line with the report." if worst < 10 else "more than the report's figure suggests."
-        )
-        if n >= 4:
-            t2, t4 = m["final"][1], m["final"][3]
-            text += f" Task 2 ends at {pct(t2)} % and task 4 at {pct(t4)} %, so the report's ordering " + (
-                "holds here too." if t2 > t4 else "does not hold here."
-            )
-        return text
-    if mode == "ewc-previous":
-        later = 100 * (r[0][0] - r[-1][0])
-        if n >= 3 and later > drop + 5:
-            return (
-                f"Here task 1 lost {drop:.0f} points one task later but {later:.0f} points by the end: "
-                "protection fades as tasks drop out of the penalty, as in the report."
-            )
-        return (
-            f"Here task 1 lost {drop:.0f} points one task later and {later:.0f} points by the end: "
-            "the fading protection the report describes is not clearly visible at this scale."
-        )
-    return ""
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Several runs
-
-
-def metrics_table(results: dict):
-    """One row per labelled run: ACC, BWT, mean forgetting, just-learned accuracy and final accuracy per task."""
-    rows = []
-    for label, result in results.items():
-        m = result["metrics"]
-        rows.append(
-            [
-                label,
-                pct(m["acc"]),
-                points(m["bwt"]),
-                f"{100 * m['mean_forgetting']:.1f}",
-                pct(m["just_trained"]),
-                " / ".join(pct(v, 0) for v in m["final"]),
-            ]
-        )
-    return _md(
-        markdown_table(
-            [
-                "run",
-                "ACC (%)",
-                "BWT (points)",
-                "mean forgetting (points)",
-                "just learned (%)",
-                "final accuracy per task (%)",
-            ],
-            rows,
-        )
-    )
-
-
-def ranking(results: dict) -> str:
-    """Runs ordered by ACC, rounded to whole percent: 'ewc-all (91 %) > ewc-previous (70 %) > none (48 %)'."""
-    order = sorted(results.items(), key=lambda kv: -kv[1]["metrics"]["acc"])
-    return " > ".join(f"{label} ({round(100 * r['metrics']['acc'])} %)" for label, r in order)
 
 
 def sweep_table(results: list[dict], field: str):
@@ -316,38 +162,6 @@ def sweep_table(results: list[dict], field: str):
         m = result["metrics"]
         rows.append([_value(result["config"][field]), pct(m["acc"]), points(m["bwt"]), pct(m["just_trained"])])
     return _md(markdown_table([field, "ACC (%)", "BWT (points)", "just learned (%)"], rows))
-
-
-def seed_summary(results_by_label: dict[str, list[dict]]):
-    """ACC mean ± sample standard deviation over seeds for each label (± — with a single seed)."""
-    import numpy as np
-
-    rows = []
-    for label, runs in results_by_label.items():
-        accs = np.array([100 * r["metrics"]["acc"] for r in runs])
-        spread = f"± {accs.std(ddof=1):.1f}" if len(accs) > 1 else "± — (one seed)"
-        seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
-        rows.append([label, f"{accs.mean():.1f} {spread}", seeds])
-    return _md(markdown_table(["run", "ACC (%)", "seeds"], rows, "lrl"))
-
-
-def grid_table(
-    results: dict[tuple[str, str], dict], rows: list[str], cols: list[str], value=None, corner: str = "ACC (%)"
-):
-    """A rows × cols table of one number per run (default ACC, in %) from results keyed by (row, col).
-    ``value``: a function result -> fraction, e.g. ``permuted_just_learned``."""
-    value = value or (lambda r: r["metrics"]["acc"])
-    body = [[f"**{r}**"] + [pct(value(results[(r, c)])) if (r, c) in results else "—" for c in cols] for r in rows]
-    return _md(markdown_table([corner] + cols, body))
-
-
-def records_table(records: list[dict], columns: dict[str, str], digits: int = 2):
-    """A table of measurement records (e.g. timings): ``columns`` maps record keys to headers."""
-
-    def fmt(v):
-        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-    return _md(markdown_table(list(columns.values()), [[fmt(rec.get(k, "—")) for k in columns] for rec in records]))
 
 
 def permuted_just_learned(result) -> float:
@@ -360,12 +174,6 @@ def permuted_just_learned(result) -> float:
 def permuted_just_learned_pct(result) -> float:
     """``permuted_just_learned`` in percent."""
     return 100 * permuted_just_learned(result)
-
-
-def difference(label: str, a: dict, b: dict, key: str = "acc") -> str:
-    """'LABEL: ACC +42 points' for runs ``a`` minus ``b``, rounded to whole points (a stable verdict)."""
-    delta = 100 * (a["metrics"][key] - b["metrics"][key])
-    return f"{label}: {key.upper() if key == 'acc' else key} {round(delta):+d} points".replace("-", "−")
 
 
 def timing_table(result):
