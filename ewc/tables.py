@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ewc.markdown import markdown, markdown_table, pct, points
 from ewc.stats import summarize, t975
 
 #: Where the report (Sörberg 2020) states each knob, or that it does not.
@@ -34,31 +35,6 @@ REPORT_SOURCE = {
     "fisher_kind": "empirical: squared gradients of the loss (Background)",
     "seed": "not stated",
 }
-
-
-def _md(text: str):
-    from IPython.display import Markdown
-
-    return Markdown(text)
-
-
-def pct(fraction: float | None, digits: int = 1) -> str:
-    """0.9512 -> '95.1'; None -> '—'."""
-    return "—" if fraction is None else f"{100 * fraction:.{digits}f}"
-
-
-def points(delta: float, digits: int = 1) -> str:
-    """A difference of fractions in signed percentage points: -0.403 -> '−40.3'."""
-    return f"{100 * delta:+.{digits}f}".replace("-", "−")
-
-
-def markdown_table(header: list[str], rows: list[list], align: str | None = None) -> str:
-    """A GitHub/MyST pipe table. ``align``: one of 'l', 'r', 'c' per column (default: first left, others right)."""
-    align = align or "l" + "r" * (len(header) - 1)
-    rule = {"l": ":--", "r": "--:", "c": ":-:"}
-    lines = ["| " + " | ".join(map(str, header)) + " |", "| " + " | ".join(rule[a] for a in align) + " |"]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -122,7 +98,7 @@ def protocol_table(config, report_config):
         for k in mine
         if k not in ("profile", "mode")
     ]
-    return _md(
+    return markdown(
         markdown_table(["parameter", f"this book (`{config.profile}`)", "the report", "report says"], rows, "llll")
     )
 
@@ -148,7 +124,7 @@ def layer_table(model):
             ]
         )
     rows.append(["**total**", "", "", f"**{model.count_params():,}**"])
-    return _md(markdown_table(["layer", "type", "output shape", "parameters"], rows, "lllr"))
+    return markdown(markdown_table(["layer", "type", "output shape", "parameters"], rows, "lllr"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -161,7 +137,7 @@ def sweep_table(results: list[dict], field: str):
     for result in sorted(results, key=lambda r: r["config"][field]):
         m = result["metrics"]
         rows.append([_value(result["config"][field]), pct(m["acc"]), points(m["bwt"]), pct(m["just_trained"])])
-    return _md(markdown_table([field, "ACC (%)", "BWT (points)", "just learned (%)"], rows))
+    return markdown(markdown_table([field, "ACC (%)", "BWT (points)", "just learned (%)"], rows))
 
 
 def permuted_just_learned(result) -> float:
@@ -193,7 +169,7 @@ def timing_table(result):
             ]
         )
     header = ["", "one pass over the task's images (s)", "Fisher diagonal (s)", "Fisher / pass"]
-    return _md(markdown_table(header, rows))
+    return markdown(markdown_table(header, rows))
 
 
 def _bench_note(b: dict) -> str:
@@ -227,7 +203,7 @@ def penalty_bench_table(b: dict):
         ],
         rows,
     )
-    return _md(table + _bench_note(b))
+    return markdown(table + _bench_note(b))
 
 
 def fisher_bench_table(b: dict, config=None):
@@ -249,7 +225,7 @@ def fisher_bench_table(b: dict, config=None):
             f"With profile `{config.profile}` ({config.fisher_samples} Fisher images, {config.train_size} "
             f"training images per epoch) one Fisher diagonal costs about {100 * share:.0f} % of one epoch."
         )
-    return _md(table + _bench_note(b) + "\n\n" + " ".join(lines))
+    return markdown(table + _bench_note(b) + "\n\n" + " ".join(lines))
 
 
 def train_bench_table(b: dict):
@@ -273,7 +249,7 @@ def train_bench_table(b: dict):
         )
     ]
     table = markdown_table(["", "images per second", "× the fastest `fit`"], rows)
-    return _md(
+    return markdown(
         table + _bench_note(b) + f"\n\nThe trainer is {b['speedup_vs_best_fit']:.2f}× the fastest stock-Keras "
         f"variant of this run; online EWC at K = {k} trains at {b[f'online_k{k}_vs_plain']:.2f}× the speed of "
         "no penalty. Ratios come from one run on one machine (named above); other machines give other ratios."
@@ -284,7 +260,7 @@ def book_run_table(record: dict | None):
     """The cost of the last complete ``python -m ewc book`` (``ewc.book_run.record_book_run``), or a note that none
     was recorded."""
     if record is None:
-        return _md("No complete run of the book has been recorded at this profile yet.")
+        return markdown("No complete run of the book has been recorded at this profile yet.")
     rows = [
         ["wall time", f"{record['wall_s'] / 60:.1f} min"],
         ["peak resident memory (largest process)", f"{record['peak_rss_mib'] / 1024:.2f} GiB"],
@@ -303,7 +279,7 @@ def book_run_table(record: dict | None):
         ["finished", record["finished"]],
         ["CPUs, 1-minute load at the end", f"{record['cpu_count']}, {record['load_avg_1min_at_end']:.1f}"],
     ]
-    return _md(markdown_table([f"`python -m ewc book --profile {record['profile']}`", ""], rows))
+    return markdown(markdown_table([f"`python -m ewc book --profile {record['profile']}`", ""], rows))
 
 
 def rerun_check_table(report: dict | None):
@@ -311,7 +287,9 @@ def rerun_check_table(report: dict | None):
     rerun differed, whether the verdict lines held, and every group's mean ACC beside the published one, plus any
     other mean outside its rerun interval (Markdown)."""
     if report is None:
-        return _md("No rerun check is recorded at this profile yet (`python -m ewc book --check-against-published`).")
+        return markdown(
+            "No rerun check is recorded at this profile yet (`python -m ewc book --check-against-published`)."
+        )
     stale = (
         "**This check ran at earlier values of the profile than the published runs'**: it tells how much a rerun "
         "moved the book then, not whether the present runs survive one (`python -m ewc book "
@@ -360,7 +338,7 @@ def rerun_check_table(report: dict | None):
             "\n\nChecked lines that differ (a claim whose interval nearly touches zero can land on either side):\n\n"
         )
         text += "\n".join(flips)
-    return _md(text)
+    return markdown(text)
 
 
 def step_bench_table(b: dict):
@@ -378,7 +356,7 @@ def step_bench_table(b: dict):
         ["the Adam update alone, on stored gradients", f"{b['ms_update']:.1f}", share(b["ms_update"])],
         ["online EWC's penalty (online step − step)", f"{b['ms_penalty']:+.1f}", share(b["ms_penalty"])],
     ]
-    return _md(markdown_table(["part of a step", "ms per step", "share of the step"], rows) + _bench_note(b))
+    return markdown(markdown_table(["part of a step", "ms per step", "share of the step"], rows) + _bench_note(b))
 
 
 def report_comparison(runs: dict) -> object:
@@ -424,7 +402,7 @@ def report_comparison(runs: dict) -> object:
             f"{over('ewc-all', lambda r: 100 * r[-1][0])} %)",
         ],
     ]
-    return _md(
+    return markdown(
         markdown_table(["", "report (Sörberg 2020, from its text)", "this book, mean ± sd over seeds"], rows, "lll")
     )
 
@@ -454,7 +432,9 @@ def seed_task_matrix(runs: dict[int, dict]):
         cells = [mean_sd([100 * r["task_matrix"][i][k] for r in runs.values()]) if k <= i else "" for k in range(n)]
         cells[i] = f"**{cells[i]}**"
         rows.append([f"after task {i + 1}", *cells])
-    return _md(markdown_table([f"mean ± sd over {len(runs)} seeds (%)", *[f"task {k + 1}" for k in range(n)]], rows))
+    return markdown(
+        markdown_table([f"mean ± sd over {len(runs)} seeds (%)", *[f"task {k + 1}" for k in range(n)]], rows)
+    )
 
 
 SEED_METRICS = {
@@ -475,7 +455,7 @@ def seed_metrics_table(runs_by_label: dict[str, dict[int, dict]]):
             values = [metric(r) for r in runs.values()]
             row += [mean_sd(values), interval(values)]
         rows.append(row)
-    return _md(markdown_table(header, rows))
+    return markdown(markdown_table(header, rows))
 
 
 def seed_final_table(runs_by_label: dict[str, dict[int, dict]]):
@@ -485,7 +465,7 @@ def seed_final_table(runs_by_label: dict[str, dict[int, dict]]):
         [label, *[mean_sd([100 * r["metrics"]["final"][k] for r in runs.values()]) for k in range(n)]]
         for label, runs in runs_by_label.items()
     ]
-    return _md(markdown_table(["final accuracy (%), mean ± sd", *[f"task {k + 1}" for k in range(n)]], rows))
+    return markdown(markdown_table(["final accuracy (%), mean ± sd", *[f"task {k + 1}" for k in range(n)]], rows))
 
 
 def seed_grid_table(
@@ -498,7 +478,7 @@ def seed_grid_table(
         [r, *[f"{mean_sd([value(x) for x in grid[(r, c)].values()])} ({len(grid[(r, c)])})" for c in cols]]
         for r in rows
     ]
-    return _md(markdown_table([f"{corner}, mean ± sd (seeds)", *cols], cells))
+    return markdown(markdown_table([f"{corner}, mean ± sd (seeds)", *cols], cells))
 
 
 def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]], source: str):
@@ -523,7 +503,7 @@ def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, d
         "this suite, ACC % (mean ± SEM)",
         "ours − theirs, points [95 % interval]",
     ]
-    return _md(markdown_table(header, rows, "lrrr"))
+    return markdown(markdown_table(header, rows, "lrrr"))
 
 
 @dataclass(frozen=True)
@@ -622,4 +602,4 @@ def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, floa
                 cell += f" ({chosen_by})"
             row.append(cell)
         rows.append(row)
-    return _md(markdown_table(["λ", *[f"{m}, ACC %" for m in modes]], rows, "r" + "r" * len(modes)))
+    return markdown(markdown_table(["λ", *[f"{m}, ACC %" for m in modes]], rows, "r" + "r" * len(modes)))
