@@ -7,11 +7,8 @@ Every function takes results dicts (see ``ewc.results``) or configs and returns 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 from ewc.markdown import markdown, markdown_table, pct, points
-from ewc.stats import summarize, t975
+from ewc.stats import against_published, interval, mean_sd
 
 #: Where the report (Sörberg 2020) states each knob, or that it does not.
 REPORT_SOURCE = {
@@ -411,18 +408,6 @@ def report_comparison(runs: dict) -> object:
 # Over seeds: runs given as {seed: results dict}
 
 
-def mean_sd(values, digits: int = 1) -> str:
-    """'83.1 ± 2.4' (sample sd, n - 1), in the values' own unit; '83.1' for a single value."""
-    s = summarize(values)
-    return f"{s.mean:.{digits}f}" if s.n == 1 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
-
-
-def interval(values, digits: int = 1) -> str:
-    """The 95 % t interval of the mean, '[80.2, 86.0]'; '—' for a single value."""
-    s = summarize(values)
-    return "—" if s.n == 1 else f"[{s.low:.{digits}f}, {s.high:.{digits}f}]"
-
-
 def seed_task_matrix(runs: dict[int, dict]):
     """Accuracy (%) on every task (columns) at the end of every task (rows), mean ± sd over the seeds."""
     first = next(iter(runs.values()))["task_matrix"]
@@ -504,33 +489,6 @@ def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, d
         "ours − theirs, points [95 % interval]",
     ]
     return markdown(markdown_table(header, rows, "lrrr"))
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Our mean ACC (%) over ``n`` seeds, its SEM, and ours minus the published mean with a 95 % interval
-    ``[low, high]`` (points; the point itself where ``n`` = 1)."""
-
-    ours: float
-    sem: float
-    n: int
-    diff: float
-    low: float
-    high: float
-
-
-def against_published(runs: dict[int, dict], mean: float, sem: float) -> Gap | None:
-    """Our runs' ACC against a published ``mean`` ± ``sem`` (%): the interval of the difference is t(n - 1) times
-    both SEMs added in quadrature (theirs, over 20 seeds, is the smaller). None without runs."""
-    if not runs:
-        return None
-    s = summarize([100 * r["metrics"]["acc"] for r in runs.values()])
-    diff = s.mean - mean
-    if s.n < 2:
-        return Gap(s.mean, math.nan, 1, diff, diff, diff)
-    our_sem = s.sd / math.sqrt(s.n)
-    half = t975(s.n - 1) * math.hypot(our_sem, sem)
-    return Gap(s.mean, our_sem, s.n, diff, diff - half, diff + half)
 
 
 def benchmark_verdicts(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ewc import tables
+from ewc import stats, tables
 
 
 def run(matrix):
@@ -142,7 +142,7 @@ def test_benchmark_verdicts_judge_the_whole_interval_against_the_tolerance():
         "c": {0: acc_run(0.80), 1: acc_run(0.82)},
         "d": {0: acc_run(0.95)},
     }
-    gap = tables.against_published(ours["a"], 94.31, 0.11)
+    gap = stats.against_published(ours["a"], 94.31, 0.11)
     assert gap.n == 3 and gap.diff == pytest.approx(-0.11) and gap.sem == pytest.approx(0.2 / 3**0.5)
     assert gap.high - gap.diff == pytest.approx(4.303 * (0.2**2 / 3 + 0.11**2) ** 0.5, rel=1e-4)
     assert tables.benchmark_verdicts(published, ours) == [
