@@ -14,10 +14,10 @@ from functools import cache
 
 from ewc import claims, findings, fingerprint, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
+from ewc.cost_tables import run_minutes
 from ewc.errors import EwcError
 from ewc.markdown import markdown, markdown_table
 from ewc.paths import bench_path, rerun_check_path
-from ewc.tables import run_minutes
 
 BOOK_PROFILES = ("smoke", "quick")
 

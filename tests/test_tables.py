@@ -2,7 +2,7 @@
 
 import pytest
 
-from ewc import stats, tables
+from ewc import cost_tables, stats, tables
 
 
 def run(matrix):
@@ -194,7 +194,7 @@ def test_run_minutes_sums_each_runs_recorded_task_times_not_its_last_process_wal
 
     none = {0: run([600, 600], [], [30, 30])}  # 21 min
     ewc = {0: run([600, 600], [120], [30, 30]), 1: run([600, 630], [120], [30, 30])}  # 23 and 23.5 min
-    both = tables.run_minutes({"none": none, "ewc-all": ewc})
+    both = cost_tables.run_minutes({"none": none, "ewc-all": ewc})
     assert both == "each took 21–24 min of training, Fisher and evaluation"
-    assert tables.run_minutes({"none": none}) == "each took 21 min of training, Fisher and evaluation"
-    assert tables.run_minutes({}) == ""
+    assert cost_tables.run_minutes({"none": none}) == "each took 21 min of training, Fisher and evaluation"
+    assert cost_tables.run_minutes({}) == ""
