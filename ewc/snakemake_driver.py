@@ -22,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 from ewc.paths import WORKFLOW
 
 SNAKEFILE = WORKFLOW / "Snakefile"
@@ -170,19 +172,12 @@ def _send(pid: int, signum: int) -> None:
 
 
 def _process_tree(pid: int) -> list[int]:
-    """``pid`` and every process under it, parents first, from Linux's ``/proc``; just ``pid`` where there is none."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
-        except (OSError, IndexError):
-            continue  # ended while we read
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        tree.append(todo.pop(0))
-        todo += children.get(tree[-1], [])
-    return tree
+    """``pid`` and every process under it, each after its parent (psutil; it leaves out zombies and any process older
+    than ``pid``, whose pid was reused); just ``pid`` where it cannot be read, e.g. when it has ended."""
+    try:
+        return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    except psutil.Error:
+        return [pid]
 
 
 def _claim_workdir(name: str, workdir: Path):
