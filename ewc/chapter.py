@@ -14,9 +14,10 @@ from functools import cache
 
 from ewc import claims, findings, fingerprint, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
+from ewc.cost_tables import run_minutes
 from ewc.errors import EwcError
+from ewc.markdown import markdown, markdown_table
 from ewc.paths import bench_path, rerun_check_path
-from ewc.tables import _md, markdown_table, run_minutes
 
 BOOK_PROFILES = ("smoke", "quick")
 
@@ -177,8 +178,6 @@ def _cell(j) -> str:
 def glance_summary(profile: str) -> str:
     """Page 1's answer in one paragraph, counted from ``glance_columns``: per column, how many of the report's primary
     findings hold at the report's size, are smaller, are not resolved or are contradicted (Markdown)."""
-    from IPython.display import Markdown
-
     parts = []
     for name, judged in glance_columns(profile).items():
         primary = [j for j in judged if j.claim.primary]
@@ -193,7 +192,7 @@ def glance_summary(profile: str) -> str:
         said = ", ".join(f"{counts[w]} {w}" for w in order if w in counts)
         parts.append(f"*{name}*: {said}")
     n = len([c for c in glance_columns(profile)[next(iter(glance_columns(profile)))] if c.claim.primary])
-    return Markdown(
+    return markdown(
         f"Of the report's {n} primary findings, judged at the size the report states: " + "; ".join(parts) + "."
     )
 
@@ -201,8 +200,6 @@ def glance_summary(profile: str) -> str:
 def findings_at_a_glance(profile: str):
     """One row per finding of the report: the report's value, the verdict with the mean effect (points, in the
     claimed direction) in each column of ``glance_columns``, and where the finding holds at the report's size."""
-    from IPython.display import Markdown
-
     columns = glance_columns(profile)
     names = list(columns)
     rows = []
@@ -218,7 +215,7 @@ def findings_at_a_glance(profile: str):
             ]
         )
     header = ["the report's finding", "the report", *names, "at the report's size"]
-    return Markdown(markdown_table(header, rows, "ll" + "l" * len(names) + "l"))
+    return markdown(markdown_table(header, rows, "ll" + "l" * len(names) + "l"))
 
 
 def bench(profile: str, name: str) -> dict:
@@ -314,8 +311,8 @@ def suite_status(name: str, missing: list[str], runs: dict[str, dict[int, dict]]
     total = len(suites.suite(name).runs)
     cost = f" ({run_minutes(runs)})" if runs else ""
     if not missing:
-        return _md(f"All {total} runs of suite `{name}` are complete{cost}.")
-    return _md(
+        return markdown(f"All {total} runs of suite `{name}` are complete{cost}.")
+    return markdown(
         f"**{total - len(missing)} of {total} runs of suite `{name}` are complete**{cost}; the rest are made by "
         f"`python -m ewc suite {name}` (resumable; `--dry-run` lists them with a time estimate). Missing: "
         + ", ".join(f"`{m}`" for m in missing[:12])

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ewc import stats
-from ewc.tables import _md, markdown_table
+from ewc.markdown import markdown, markdown_table
 
 Runs = dict[str, dict[int, dict]]
 NO_DIFFERENCE = stats.NO_DIFFERENCE
@@ -281,7 +281,7 @@ def size_text(claim: Claim) -> str:
 def findings_table(claims: list[Claim]):
     """The claims as fixed before any run was judged: family, the report's value and the size each needs (Markdown)."""
     rows = [[c.text, "primary" if c.primary else "exploratory", c.report or "—", size_text(c)] for c in claims]
-    return _md(markdown_table(["claim", "family", "the report", "needs (points)"], rows, "lllr"))
+    return markdown(markdown_table(["claim", "family", "the report", "needs (points)"], rows, "lllr"))
 
 
 def claims_table(judgements: list[Judgement]):
@@ -298,7 +298,7 @@ def claims_table(judgements: list[Judgement]):
         interval = "—" if d.n < 2 else f"[{_signed(d.low)}, {_signed(d.high)}]"
         rows.append([j.claim.short, kind, size_text(j.claim), _signed(d.mean), interval, f"**{j.verdict}**"])
     header = ["claim", "family", "needs", "mean (points)", "95 % interval", "verdict"]
-    return _md(markdown_table(header, rows, "llrrrl"))
+    return markdown(markdown_table(header, rows, "llrrrl"))
 
 
 def floors_summary(judgements: list[Judgement]) -> str:
@@ -333,7 +333,7 @@ def candidates_table(judged: dict[str, list[Judgement]], mark: str = "floor"):
                 cell = f"**{j.verdict}**: {cell}, {len(j.seeds)} seed{'s' if len(j.seeds) != 1 else ''}"
             row.append(cell)
         rows.append(row)
-    return _md(markdown_table(["claim (points)", *names], rows, "l" + "r" * len(names)))
+    return markdown(markdown_table(["claim (points)", *names], rows, "l" + "r" * len(names)))
 
 
 def compare_groups(

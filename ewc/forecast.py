@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ewc.claims import Judgement, adjust
+from ewc.markdown import markdown
 
 DRAWS = 400
 MIN_SEEDS = 3
@@ -77,11 +78,9 @@ def rerun_expectation(judgements: list[Judgement], report: dict | None = None):
     """The forecast in words (Markdown): how many exploratory verdicts a rerun should change and how often it keeps
     every primary one; the least stable verdicts; and, given a rerun check's report (``ewc.rerun``), which verdicts
     the last rerun changed and whether it passes (``passes``)."""
-    from IPython.display import Markdown
-
     f = forecast(judgements)
     if not f.draws:
-        return Markdown(f"Too few seeds (under {MIN_SEEDS}) to forecast how a rerun changes these verdicts.")
+        return markdown(f"Too few seeds (under {MIN_SEEDS}) to forecast how a rerun changes these verdicts.")
     n_expl = sum(1 for j in judgements if j.comparison is not None and not j.claim.primary)
     text = (
         f"A rerun should change about **{f.expected:.1f} of these {n_expl} exploratory verdicts**, between "
@@ -102,7 +101,7 @@ def rerun_expectation(judgements: list[Judgement], report: dict | None = None):
             + (": " + "; ".join(f"*{c}*" for c in changed) if changed else "")
             + f"; by this forecast it {verdict}."
         )
-    return Markdown(text)
+    return markdown(text)
 
 
 def changed_claims(judgements: list[Judgement], report: dict) -> list[str]:

@@ -1,5 +1,5 @@
-"""Statistics over seeds: means, standard deviations, 95 % intervals, paired differences, one-sided tests, Holm's
-correction and verdicts.
+"""Statistics over seeds: means, standard deviations, 95 % intervals (and their text, "83.1 ± 2.4"), paired
+differences, one-sided tests, Holm's correction, verdicts, and our mean against a published mean ± SEM.
 
 A run of this project is one draw from a wide distribution (the training is chaotic: the rounding differences between
 two machines' XLA code already move accuracies by points), so every claim the book makes is a statement about the
@@ -65,6 +65,18 @@ def summarize(values) -> Summary:
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = t975(n - 1) * sd / math.sqrt(n)
     return Summary(mean, sd, n, mean - half, mean + half)
+
+
+def mean_sd(values, digits: int = 1) -> str:
+    """'83.1 ± 2.4' (sample sd, n - 1), in the values' own unit; '83.1' for a single value."""
+    s = summarize(values)
+    return f"{s.mean:.{digits}f}" if s.n == 1 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
+
+
+def interval(values, digits: int = 1) -> str:
+    """The 95 % t interval of the mean, '[80.2, 86.0]'; '—' for a single value."""
+    s = summarize(values)
+    return "—" if s.n == 1 else f"[{s.low:.{digits}f}, {s.high:.{digits}f}]"
 
 
 def rerun_interval(values, rerun_n: int) -> tuple[float, float]:
@@ -171,3 +183,30 @@ def against_noise(difference: float, noise_sd: float, direction: int = 1) -> str
     if signed < -bound:
         return CONTRADICTED
     return UNRESOLVED
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Our mean ACC (%) over ``n`` seeds, its SEM, and ours minus the published mean with a 95 % interval
+    ``[low, high]`` (points; the point itself where ``n`` = 1)."""
+
+    ours: float
+    sem: float
+    n: int
+    diff: float
+    low: float
+    high: float
+
+
+def against_published(runs: dict[int, dict], mean: float, sem: float) -> Gap | None:
+    """Our runs' ACC against a published ``mean`` ± ``sem`` (%): the interval of the difference is t(n - 1) times
+    both SEMs added in quadrature (theirs, over 20 seeds, is the smaller). None without runs."""
+    if not runs:
+        return None
+    s = summarize([100 * r["metrics"]["acc"] for r in runs.values()])
+    diff = s.mean - mean
+    if s.n < 2:
+        return Gap(s.mean, math.nan, 1, diff, diff, diff)
+    our_sem = s.sd / math.sqrt(s.n)
+    half = t975(s.n - 1) * math.hypot(our_sem, sem)
+    return Gap(s.mean, our_sem, s.n, diff, diff - half, diff + half)

@@ -1,19 +1,16 @@
-"""What the book's chapters print: markdown tables, one-line summaries and rounded verdicts computed from results.
+"""The book's own runs as its chapters print them: what a chapter's runs are (its settings, beside the report's; the
+network's layers) and what they gave (tables over seeds, a sweep).
 
-Every function takes results dicts (see ``ewc.results``) or configs and returns text: a markdown table as an
-``IPython.display.Markdown`` (rendered as a table by Jupyter Book; ``.data`` holds the text) or plain strings for
-``print``. Accuracies are shown in percent and differences in percentage points. Verdicts are rounded on purpose
-(floors to 10 points) so that the lines the notebooks mark ``NBVAL_CHECK_OUTPUT`` state findings, not noise.
+Every function takes a config, a built model or results dicts (see ``ewc.results``; runs over seeds as ``{seed:
+results dict}``) and returns plain text for ``print`` or Markdown (``ewc.markdown``). Accuracies are shown in percent
+and differences in percentage points. What the runs cost is in ``ewc.cost_tables``; this book's numbers beside
+published ones are in ``ewc.published_tables``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-from ewc.stats import summarize, t975
-
-CHANCE = 0.10
+from ewc.markdown import markdown, markdown_table, pct, points
+from ewc.stats import interval, mean_sd
 
 #: Where the report (Sörberg 2020) states each knob, or that it does not.
 REPORT_SOURCE = {
@@ -37,39 +34,6 @@ REPORT_SOURCE = {
     "fisher_kind": "empirical: squared gradients of the loss (Background)",
     "seed": "not stated",
 }
-
-#: What the report observed for each experiment, in our words (its Figs 3-5).
-REPORT_OBSERVED = {
-    "none": "task 1 drops from almost 100 % to about 60 % once task 2 is learned (Fig. 3)",
-    "ewc-all": "every task stays accurate to the end; task 2 even ends above the more recent task 4 (Fig. 4)",
-    "ewc-previous": "old tasks hold for a task or so, then degrade clearly after two or three more, with large "
-    "swings between epochs (Fig. 5)",
-}
-
-
-def _md(text: str):
-    from IPython.display import Markdown
-
-    return Markdown(text)
-
-
-def pct(fraction: float | None, digits: int = 1) -> str:
-    """0.9512 -> '95.1'; None -> '—'."""
-    return "—" if fraction is None else f"{100 * fraction:.{digits}f}"
-
-
-def points(delta: float, digits: int = 1) -> str:
-    """A difference of fractions in signed percentage points: -0.403 -> '−40.3'."""
-    return f"{100 * delta:+.{digits}f}".replace("-", "−")
-
-
-def markdown_table(header: list[str], rows: list[list], align: str | None = None) -> str:
-    """A GitHub/MyST pipe table. ``align``: one of 'l', 'r', 'c' per column (default: first left, others right)."""
-    align = align or "l" + "r" * (len(header) - 1)
-    rule = {"l": ":--", "r": "--:", "c": ":-:"}
-    lines = ["| " + " | ".join(map(str, header)) + " |", "| " + " | ".join(rule[a] for a in align) + " |"]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -133,7 +97,7 @@ def protocol_table(config, report_config):
         for k in mine
         if k not in ("profile", "mode")
     ]
-    return _md(
+    return markdown(
         markdown_table(["parameter", f"this book (`{config.profile}`)", "the report", "report says"], rows, "llll")
     )
 
@@ -159,154 +123,11 @@ def layer_table(model):
             ]
         )
     rows.append(["**total**", "", "", f"**{model.count_params():,}**"])
-    return _md(markdown_table(["layer", "type", "output shape", "parameters"], rows, "lllr"))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# One run
-
-
-def task_matrix(result):
-    """Accuracy (%) on every task (columns) at the end of every task (rows); the diagonal is 'just learned'."""
-    r = result["task_matrix"]
-    n = len(r)
-    rows = [
-        [f"after task {i + 1}"] + [(f"**{pct(v)}**" if k == i else pct(v)) for k, v in enumerate(row)]
-        for i, row in enumerate(r)
-    ]
-    return _md(markdown_table(["accuracy (%)"] + [f"task {k + 1}" for k in range(n)], rows))
-
-
-def metrics_line(result) -> str:
-    """ACC, BWT, mean forgetting and just-learned accuracy (two lines)."""
-    m = result["metrics"]
-    return (
-        f"ACC {pct(m['acc'])} %, BWT {points(m['bwt'])} points\n"
-        f"mean forgetting {100 * m['mean_forgetting']:.1f} points, just learned {pct(m['just_trained'])} %"
-    )
-
-
-def _floor10(x: float) -> int:
-    return int(math.floor(x / 10.0) * 10)
-
-
-def verdicts(result) -> list[str]:
-    """Rounded statements about one run, stable enough to be checked by nbval."""
-    r, m = result["task_matrix"], result["metrics"]
-    n = len(r)
-    lines = [
-        f"{n} tasks, {result['config']['mode']}: ACC ≈ {round(100 * m['acc'])} %, BWT ≈ {round(100 * m['bwt'])} points"
-    ]
-    if n > 1:
-        drop = 100 * (r[0][0] - r[1][0])
-        lines.append(
-            f"task-1 accuracy fell by ≥ {_floor10(drop)} points after task 2"
-            if drop >= 10
-            else "task-1 accuracy moved by less than 10 points after task 2"
-        )
-        worst = max(range(n - 1), key=lambda k: m["forgetting"][k])
-        lines.append(f"largest forgetting: task {worst + 1}, ≥ {max(_floor10(100 * m['forgetting'][worst]), 0)} points")
-    above = all(v > CHANCE + 0.05 for v in m["final"])
-    lines.append("every task ends well above chance (10 %)" if above else "some task ends near chance (10 %)")
-    return lines
-
-
-def reading(result):
-    """A short, number-backed reading of one run beside what the report observed (Markdown)."""
-    r, m, c = result["task_matrix"], result["metrics"], result["config"]
-    mode, n = c["mode"], len(r)
-    parts = []
-    if n > 1:
-        parts.append(
-            f"Task 1 was at {pct(r[0][0])} % right after it was learned, {pct(r[1][0])} % after task 2 and "
-            f"{pct(r[-1][0])} % at the end."
-        )
-    parts.append(
-        f"Averaged over tasks, the final accuracy (ACC) is {pct(m['acc'])} % against "
-        f"{pct(m['just_trained'])} % right after learning each task, a backward transfer of "
-        f"{points(m['bwt'])} points."
-    )
-    if mode in REPORT_OBSERVED:
-        parts.append(f"The report observed that {REPORT_OBSERVED[mode]}.")
-        parts.append(_agreement(mode, r, m))
-    parts.append(f"(Profile `{c['profile']}`: {c['tasks']} tasks, {training_length(c)} each, λ = {c['lam']:g}.)")
-    return _md(" ".join(p for p in parts if p))
-
-
-def _agreement(mode: str, r, m) -> str:
-    n = len(r)
-    if n < 2:
-        return "With a single task there is nothing to forget, so this run cannot be compared."
-    drop = 100 * (r[0][0] - r[1][0])
-    if mode == "none":
-        if drop >= 20:
-            return f"Here the drop is {drop:.0f} points: catastrophic forgetting at the report's size (20 or more)."
-        if drop >= 5:
-            return f"Here the drop is {drop:.0f} points: forgetting is visible but milder than in the report."
-        return f"Here the drop is only {drop:.0f} points: far smaller than the report's 40."
-    if mode == "ewc-all":
-        worst = 100 * max(m["forgetting"]) if m["forgetting"] else 0.0
-        text = f"Here no task lost more than {worst:.0f} points from its best accuracy, " + (
-            "in line with the report." if worst < 10 else "more than the report's figure suggests."
-        )
-        if n >= 4:
-            t2, t4 = m["final"][1], m["final"][3]
-            text += f" Task 2 ends at {pct(t2)} % and task 4 at {pct(t4)} %, so the report's ordering " + (
-                "holds here too." if t2 > t4 else "does not hold here."
-            )
-        return text
-    if mode == "ewc-previous":
-        later = 100 * (r[0][0] - r[-1][0])
-        if n >= 3 and later > drop + 5:
-            return (
-                f"Here task 1 lost {drop:.0f} points one task later but {later:.0f} points by the end: "
-                "protection fades as tasks drop out of the penalty, as in the report."
-            )
-        return (
-            f"Here task 1 lost {drop:.0f} points one task later and {later:.0f} points by the end: "
-            "the fading protection the report describes is not clearly visible at this scale."
-        )
-    return ""
+    return markdown(markdown_table(["layer", "type", "output shape", "parameters"], rows, "lllr"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Several runs
-
-
-def metrics_table(results: dict):
-    """One row per labelled run: ACC, BWT, mean forgetting, just-learned accuracy and final accuracy per task."""
-    rows = []
-    for label, result in results.items():
-        m = result["metrics"]
-        rows.append(
-            [
-                label,
-                pct(m["acc"]),
-                points(m["bwt"]),
-                f"{100 * m['mean_forgetting']:.1f}",
-                pct(m["just_trained"]),
-                " / ".join(pct(v, 0) for v in m["final"]),
-            ]
-        )
-    return _md(
-        markdown_table(
-            [
-                "run",
-                "ACC (%)",
-                "BWT (points)",
-                "mean forgetting (points)",
-                "just learned (%)",
-                "final accuracy per task (%)",
-            ],
-            rows,
-        )
-    )
-
-
-def ranking(results: dict) -> str:
-    """Runs ordered by ACC, rounded to whole percent: 'ewc-all (91 %) > ewc-previous (70 %) > none (48 %)'."""
-    order = sorted(results.items(), key=lambda kv: -kv[1]["metrics"]["acc"])
-    return " > ".join(f"{label} ({round(100 * r['metrics']['acc'])} %)" for label, r in order)
 
 
 def sweep_table(results: list[dict], field: str):
@@ -315,39 +136,7 @@ def sweep_table(results: list[dict], field: str):
     for result in sorted(results, key=lambda r: r["config"][field]):
         m = result["metrics"]
         rows.append([_value(result["config"][field]), pct(m["acc"]), points(m["bwt"]), pct(m["just_trained"])])
-    return _md(markdown_table([field, "ACC (%)", "BWT (points)", "just learned (%)"], rows))
-
-
-def seed_summary(results_by_label: dict[str, list[dict]]):
-    """ACC mean ± sample standard deviation over seeds for each label (± — with a single seed)."""
-    import numpy as np
-
-    rows = []
-    for label, runs in results_by_label.items():
-        accs = np.array([100 * r["metrics"]["acc"] for r in runs])
-        spread = f"± {accs.std(ddof=1):.1f}" if len(accs) > 1 else "± — (one seed)"
-        seeds = ", ".join(str(r["config"]["seed"]) for r in runs)
-        rows.append([label, f"{accs.mean():.1f} {spread}", seeds])
-    return _md(markdown_table(["run", "ACC (%)", "seeds"], rows, "lrl"))
-
-
-def grid_table(
-    results: dict[tuple[str, str], dict], rows: list[str], cols: list[str], value=None, corner: str = "ACC (%)"
-):
-    """A rows × cols table of one number per run (default ACC, in %) from results keyed by (row, col).
-    ``value``: a function result -> fraction, e.g. ``permuted_just_learned``."""
-    value = value or (lambda r: r["metrics"]["acc"])
-    body = [[f"**{r}**"] + [pct(value(results[(r, c)])) if (r, c) in results else "—" for c in cols] for r in rows]
-    return _md(markdown_table([corner] + cols, body))
-
-
-def records_table(records: list[dict], columns: dict[str, str], digits: int = 2):
-    """A table of measurement records (e.g. timings): ``columns`` maps record keys to headers."""
-
-    def fmt(v):
-        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
-
-    return _md(markdown_table(list(columns.values()), [[fmt(rec.get(k, "—")) for k in columns] for rec in records]))
+    return markdown(markdown_table([field, "ACC (%)", "BWT (points)", "just learned (%)"], rows))
 
 
 def permuted_just_learned(result) -> float:
@@ -362,279 +151,8 @@ def permuted_just_learned_pct(result) -> float:
     return 100 * permuted_just_learned(result)
 
 
-def difference(label: str, a: dict, b: dict, key: str = "acc") -> str:
-    """'LABEL: ACC +42 points' for runs ``a`` minus ``b``, rounded to whole points (a stable verdict)."""
-    delta = 100 * (a["metrics"][key] - b["metrics"][key])
-    return f"{label}: {key.upper() if key == 'acc' else key} {round(delta):+d} points".replace("-", "−")
-
-
-def timing_table(result):
-    """Seconds per pass over a task's training images (an epoch) and for each Fisher diagonal, task by task, from a
-    results file's timings."""
-    t, passes = result["timings"], passes_per_task(result["config"])
-    rows = []
-    for k, train_s in enumerate(t["train_s"]):
-        epoch_s = train_s / passes
-        fisher_s = t["fisher_s"][k] if k < len(t["fisher_s"]) else None
-        rows.append(
-            [
-                f"task {k + 1}",
-                f"{epoch_s:.1f}",
-                "—" if fisher_s is None else f"{fisher_s:.2f}",
-                "—" if fisher_s is None else f"{fisher_s / epoch_s:.3f}",
-            ]
-        )
-    header = ["", "one pass over the task's images (s)", "Fisher diagonal (s)", "Fisher / pass"]
-    return _md(markdown_table(header, rows))
-
-
-def _bench_note(b: dict) -> str:
-    m = b.get("machine") or {}
-    where = f"{m.get('cpu_model', 'unknown CPU')}, {b['cpu_count']} cores" + (
-        f", XLA_FLAGS={m['xla_flags']}" if m.get("xla_flags") else ""
-    )
-    return (
-        f"\n\n*{b['arch']}, batch {b['batch_size']}, median of {b['rounds']} interleaved rounds on {where} "
-        f"(load {b['load_before']:.1f} → {b['load_after']:.1f}).*"
-    )
-
-
-def penalty_bench_table(b: dict):
-    """Train-step time (ms) by number of consolidated tasks K, from ``ewc.bench.bench_penalty``'s dict."""
-    rows = [
-        [
-            k,
-            f"{b['step_ms_none']:.1f}",
-            f"{b[f'step_ms_online_k{k}']:.1f} ({b[f'ratio_online_k{k}']:.2f}×)",
-            f"{b[f'step_ms_all_k{k}']:.1f} ({b[f'ratio_all_k{k}']:.2f}×)" if f"step_ms_all_k{k}" in b else "not timed",
-        ]
-        for k in b["ks"]
-    ]
-    table = markdown_table(
-        [
-            "consolidated tasks K",
-            "no penalty (ms/step)",
-            "online EWC (ms/step, × none)",
-            "per-task sum (ms/step, × none)",
-        ],
-        rows,
-    )
-    return _md(table + _bench_note(b))
-
-
-def fisher_bench_table(b: dict, config=None):
-    """Throughput of the fast Fisher, the per-example loop and a training pass, from ``ewc.bench.bench_fisher``;
-    with ``config``, also one Fisher diagonal as a fraction of one training epoch of that configuration."""
-    rows = [
-        ["fast Fisher diagonal", f"{b['fast_samples_per_s']:.0f}", f"{b['fisher_samples']}"],
-        ["per-example loop (reference)", f"{b['loop_samples_per_s']:.0f}", f"{b['loop_samples']}"],
-        ["training pass (compiled step)", f"{b['train_samples_per_s']:.0f}", f"{b['train_samples']}"],
-    ]
-    table = markdown_table(["", "images per second", "images timed"], rows)
-    lines = [
-        f"The fast path is {b['speedup_vs_loop']:.0f}× the loop; per image, a Fisher costs "
-        f"{b['cost_vs_train_pass']:.2f}× a training step."
-    ]
-    if config is not None:
-        share = b["cost_vs_train_pass"] * config.fisher_samples / config.train_size
-        lines.append(
-            f"With profile `{config.profile}` ({config.fisher_samples} Fisher images, {config.train_size} "
-            f"training images per epoch) one Fisher diagonal costs about {100 * share:.0f} % of one epoch."
-        )
-    return _md(table + _bench_note(b) + "\n\n" + " ".join(lines))
-
-
-def train_bench_table(b: dict):
-    """Steady-state training throughput of stock Keras (``compile`` + ``fit``: the report's way in a process of its
-    own, with the BFC allocator ``ewc`` switches on, and with ``jit_compile=True``) and of the trainer, from
-    ``ewc.bench.bench_train``'s dict; speed-ups against the fastest stock-Keras variant of the same run."""
-    k = b["k"]
-    best = max(b["fit_samples_per_s"], b["fit_bfc_samples_per_s"], b["fit_xla_samples_per_s"])
-    rows = [
-        [label, f"{b[key]:.0f}", f"{b[key] / best:.2f}"]
-        for label, key in (
-            (
-                "Keras `fit`, no XLA, own process, TensorFlow's default allocator (the report's code)",
-                "fit_samples_per_s",
-            ),
-            ("Keras `fit`, no XLA, with the BFC allocator", "fit_bfc_samples_per_s"),
-            ("Keras `fit` with `jit_compile=True`", "fit_xla_samples_per_s"),
-            ("trainer, no penalty", "trainer_samples_per_s"),
-            (f"trainer, online EWC, K = {k}", f"trainer_online_k{k}_samples_per_s"),
-            (f"trainer, per-task sum, K = {k}", f"trainer_all_k{k}_samples_per_s"),
-        )
-    ]
-    table = markdown_table(["", "images per second", "× the fastest `fit`"], rows)
-    return _md(
-        table + _bench_note(b) + f"\n\nThe trainer is {b['speedup_vs_best_fit']:.2f}× the fastest stock-Keras "
-        f"variant of this run; online EWC at K = {k} trains at {b[f'online_k{k}_vs_plain']:.2f}× the speed of "
-        "no penalty. Ratios come from one run on one machine (named above); other machines give other ratios."
-    )
-
-
-def book_run_table(record: dict | None):
-    """The cost of the last complete ``python -m ewc book`` (``ewc.book_run.record_book_run``), or a note that none
-    was recorded."""
-    if record is None:
-        return _md("No complete run of the book has been recorded at this profile yet.")
-    rows = [
-        ["wall time", f"{record['wall_s'] / 60:.1f} min"],
-        ["peak resident memory (largest process)", f"{record['peak_rss_mib'] / 1024:.2f} GiB"],
-    ]
-    if record.get("peak_rss_all_processes_mib"):
-        rows.append(
-            ["peak resident memory (all processes together)", f"{record['peak_rss_all_processes_mib'] / 1024:.2f} GiB"]
-        )
-    if record.get("runs_total") is not None:
-        rows.append(["runs trained in this book run", f"{record['runs_trained']} of {record['runs_total']}"])
-    if record.get("benches_measured") is not None:
-        rows.append(["benches measured in this book run", str(record["benches_measured"])])
-    if record.get("jobs"):
-        rows.append(["runs trained side by side", str(record["jobs"])])
-    rows += [
-        ["finished", record["finished"]],
-        ["CPUs, 1-minute load at the end", f"{record['cpu_count']}, {record['load_avg_1min_at_end']:.1f}"],
-    ]
-    return _md(markdown_table([f"`python -m ewc book --profile {record['profile']}`", ""], rows))
-
-
-def rerun_check_table(report: dict | None):
-    """What ``python -m ewc book --check-against-published`` found (``results/<profile>/rerun-check.json``): how the
-    rerun differed, whether the verdict lines held, and every group's mean ACC beside the published one, plus any
-    other mean outside its rerun interval (Markdown)."""
-    if report is None:
-        return _md("No rerun check is recorded at this profile yet (`python -m ewc book --check-against-published`).")
-    stale = (
-        "**This check ran at earlier values of the profile than the published runs'**: it tells how much a rerun "
-        "moved the book then, not whether the present runs survive one (`python -m ewc book "
-        "--check-against-published` checks them).\n\n"
-        if not report.get("current", True)
-        else ""
-    )
-    flags = f"`XLA_FLAGS={report['xla_flags']}`" if report.get("xla_flags") else "default XLA flags"
-    differs = report.get("runs_compared", 0) - report.get("runs_with_the_published_first_loss", 0)
-    lines = [
-        f"Rerun on {report.get('processor', 'an unknown CPU')} with {flags} and {report.get('jobs', '?')} run(s) side "
-        f"by side, finished {report['finished']}: {differs} of {report.get('runs_compared', '?')} runs computed "
-        f"differently from the published ones from their first training loss on. Checked lines (settings, seeds, "
-        f"verdicts) identical to the published ones: **{'yes' if report['checked_lines_identical'] else 'no'}**. "
-        f"Means inside the 95 % interval of a rerun's mean: **{sum(r['inside'] for r in report['means'])} of "
-        f"{len(report['means'])}** ({report.get('means_inside_published_intervals', '?')} inside the narrower "
-        f"published interval of the mean). The whole book from nothing took {report['wall_s'] / 60:.0f} min"
-        + (
-            f", {report['peak_rss_all_processes_mib'] / 1024:.1f} GiB at peak (all processes)."
-            if report.get("peak_rss_all_processes_mib")
-            else "."
-        ),
-        "",
-    ]
-    rows = [
-        [
-            r["group"],
-            r["metric"],
-            f"{r['published_mean']:.1f} [{r['published_interval'][0]:.1f}, {r['published_interval'][1]:.1f}]",
-            f"{r['rerun_mean']:.1f}",
-            f"[{r['rerun_interval'][0]:.1f}, {r['rerun_interval'][1]:.1f}]",
-            "yes" if r["inside"] else "**no**",
-        ]
-        for r in report["means"]
-        if r["metric"] == "ACC" or not r["inside"]
-    ]
-    header = ["runs", "mean of", "published (95 % interval)", "rerun", "interval for a rerun", "inside"]
-    flips = [
-        f"* {d['chapter']}: published *{old.split(': ', 1)[-1]}*, rerun *{new.split(': ', 1)[-1]}*"
-        for d in report.get("line_differences", [])
-        for old, new in zip(d["published"], d["rerun"])
-    ]
-    text = stale + "\n".join(lines) + "\n" + markdown_table(header, rows, "llrrrl")
-    if flips:
-        text += (
-            "\n\nChecked lines that differ (a claim whose interval nearly touches zero can land on either side):\n\n"
-        )
-        text += "\n".join(flips)
-    return _md(text)
-
-
-def step_bench_table(b: dict):
-    """Where a training step's time goes, from ``ewc.bench.bench_step``'s dict (Markdown)."""
-    step = b["ms_step"]
-
-    def share(ms: float) -> str:
-        return f"{100 * ms / step:.0f} %"
-
-    rows = [
-        ["forward pass and loss", f"{b['ms_forward']:.1f}", share(b["ms_forward"])],
-        ["backward pass (gradient − forward)", f"{b['ms_backward']:.1f}", share(b["ms_backward"])],
-        ["Adam and joining the parts (step − gradient)", f"{b['ms_step_rest']:.1f}", share(b["ms_step_rest"])],
-        ["**the trainer's step** (no penalty)", f"**{step:.1f}**", "100 %"],
-        ["the Adam update alone, on stored gradients", f"{b['ms_update']:.1f}", share(b["ms_update"])],
-        ["online EWC's penalty (online step − step)", f"{b['ms_penalty']:+.1f}", share(b["ms_penalty"])],
-    ]
-    return _md(markdown_table(["part of a step", "ms per step", "share of the step"], rows) + _bench_note(b))
-
-
-def report_comparison(runs: dict) -> object:
-    """The report's findings, as its text states them (its figures carry no tables), beside this book's numbers as
-    mean ± sd over seeds.
-
-    ``runs``: ``{mode: {seed: results dict}}``; needs ``none``, ``ewc-all`` and ``ewc-previous``.
-    """
-
-    def over(mode, value):
-        return mean_sd([value(r["task_matrix"]) for r in runs[mode].values()])
-
-    c = next(iter(runs["none"].values()))["config"]
-    t = c["tasks"]
-    rows = [
-        [
-            "training per task",
-            "30 epochs × 60,000 images, Adam 1e-4, λ = 200",
-            f"{training_length(c)}, Adam {c['lr']:g}, λ = {c['lam']:g} (`{c['profile']}`)",
-        ],
-        ["seeds", "one run", f"{len(runs['none'])} per experiment"],
-        ["no penalty: task 1 right after learning it", "almost 100 %", f"{over('none', lambda r: 100 * r[0][0])} %"],
-        ["no penalty: task 1 after task 2", "about 60 %", f"{over('none', lambda r: 100 * r[1][0])} %"],
-        [
-            f"no penalty: tasks 2 to {t} right after learning each",
-            "not stated",
-            f"{over('none', lambda r: 100 * sum(r[k][k] for k in range(1, t)) / (t - 1))} %",
-        ],
-        [
-            "EWC on every task: lowest task at the end",
-            "high on all tasks",
-            f"{over('ewc-all', lambda r: 100 * min(r[-1]))} %",
-        ],
-        [
-            "EWC on every task: task 2 minus task 4 at the end",
-            "task 2 above task 4",
-            f"{over('ewc-all', lambda r: 100 * (r[-1][1] - r[-1][3]))} points" if t > 3 else "—",
-        ],
-        [
-            "EWC on the previous task: task 1 at the end",
-            "degraded after 2–3 more tasks",
-            f"{over('ewc-previous', lambda r: 100 * r[-1][0])} % (EWC on every task: "
-            f"{over('ewc-all', lambda r: 100 * r[-1][0])} %)",
-        ],
-    ]
-    return _md(
-        markdown_table(["", "report (Sörberg 2020, from its text)", "this book, mean ± sd over seeds"], rows, "lll")
-    )
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Over seeds: runs given as {seed: results dict}
-
-
-def mean_sd(values, digits: int = 1) -> str:
-    """'83.1 ± 2.4' (sample sd, n - 1), in the values' own unit; '83.1' for a single value."""
-    s = summarize(values)
-    return f"{s.mean:.{digits}f}" if s.n == 1 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
-
-
-def interval(values, digits: int = 1) -> str:
-    """The 95 % t interval of the mean, '[80.2, 86.0]'; '—' for a single value."""
-    s = summarize(values)
-    return "—" if s.n == 1 else f"[{s.low:.{digits}f}, {s.high:.{digits}f}]"
 
 
 def seed_task_matrix(runs: dict[int, dict]):
@@ -646,7 +164,9 @@ def seed_task_matrix(runs: dict[int, dict]):
         cells = [mean_sd([100 * r["task_matrix"][i][k] for r in runs.values()]) if k <= i else "" for k in range(n)]
         cells[i] = f"**{cells[i]}**"
         rows.append([f"after task {i + 1}", *cells])
-    return _md(markdown_table([f"mean ± sd over {len(runs)} seeds (%)", *[f"task {k + 1}" for k in range(n)]], rows))
+    return markdown(
+        markdown_table([f"mean ± sd over {len(runs)} seeds (%)", *[f"task {k + 1}" for k in range(n)]], rows)
+    )
 
 
 SEED_METRICS = {
@@ -667,7 +187,7 @@ def seed_metrics_table(runs_by_label: dict[str, dict[int, dict]]):
             values = [metric(r) for r in runs.values()]
             row += [mean_sd(values), interval(values)]
         rows.append(row)
-    return _md(markdown_table(header, rows))
+    return markdown(markdown_table(header, rows))
 
 
 def seed_final_table(runs_by_label: dict[str, dict[int, dict]]):
@@ -677,7 +197,7 @@ def seed_final_table(runs_by_label: dict[str, dict[int, dict]]):
         [label, *[mean_sd([100 * r["metrics"]["final"][k] for r in runs.values()]) for k in range(n)]]
         for label, runs in runs_by_label.items()
     ]
-    return _md(markdown_table(["final accuracy (%), mean ± sd", *[f"task {k + 1}" for k in range(n)]], rows))
+    return markdown(markdown_table(["final accuracy (%), mean ± sd", *[f"task {k + 1}" for k in range(n)]], rows))
 
 
 def seed_grid_table(
@@ -690,128 +210,4 @@ def seed_grid_table(
         [r, *[f"{mean_sd([value(x) for x in grid[(r, c)].values()])} ({len(grid[(r, c)])})" for c in cols]]
         for r in rows
     ]
-    return _md(markdown_table([f"{corner}, mean ± sd (seeds)", *cols], cells))
-
-
-def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]], source: str):
-    """Published ACC (%, mean ± SEM) beside ours (mean ± SEM over our seeds) and ours minus theirs with its 95 %
-    interval (``against_published``). ``source`` names the published work in the header (Markdown)."""
-    rows = []
-    for mode, (mean, sem) in published.items():
-        gap = against_published(ours.get(mode) or {}, mean, sem)
-        if gap is None:
-            rows.append([mode, f"{mean:.2f} ± {sem:.2f}", "not run yet", "—"])
-            continue
-        diff = f"{gap.diff:+.2f}"
-        if gap.n > 1:
-            ours_text = f"{gap.ours:.2f} ± {gap.sem:.2f} ({gap.n} seeds)"
-            diff += f" [{gap.low:+.2f}, {gap.high:+.2f}]"
-        else:
-            ours_text = f"{gap.ours:.2f} (1 seed)"
-        rows.append([mode, f"{mean:.2f} ± {sem:.2f}", ours_text, diff.replace("-", "−")])
-    header = [
-        "method",
-        f"{source}, ACC % (mean ± SEM)",
-        "this suite, ACC % (mean ± SEM)",
-        "ours − theirs, points [95 % interval]",
-    ]
-    return _md(markdown_table(header, rows, "lrrr"))
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Our mean ACC (%) over ``n`` seeds, its SEM, and ours minus the published mean with a 95 % interval
-    ``[low, high]`` (points; the point itself where ``n`` = 1)."""
-
-    ours: float
-    sem: float
-    n: int
-    diff: float
-    low: float
-    high: float
-
-
-def against_published(runs: dict[int, dict], mean: float, sem: float) -> Gap | None:
-    """Our runs' ACC against a published ``mean`` ± ``sem`` (%): the interval of the difference is t(n - 1) times
-    both SEMs added in quadrature (theirs, over 20 seeds, is the smaller). None without runs."""
-    if not runs:
-        return None
-    s = summarize([100 * r["metrics"]["acc"] for r in runs.values()])
-    diff = s.mean - mean
-    if s.n < 2:
-        return Gap(s.mean, math.nan, 1, diff, diff, diff)
-    our_sem = s.sd / math.sqrt(s.n)
-    half = t975(s.n - 1) * math.hypot(our_sem, sem)
-    return Gap(s.mean, our_sem, s.n, diff, diff - half, diff + half)
-
-
-def benchmark_verdicts(
-    published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]], tolerance: float = 3.0
-) -> list[str]:
-    """One line per method: is our ACC within ``tolerance`` points of the published mean? "within" where the whole
-    95 % interval of the difference lies inside ±tolerance, "off by more" where it lies wholly outside, "undecided"
-    where it crosses a bound (and, with one seed, which side the point falls on: there is no interval). A "within"
-    whose interval excludes 0 also says on which side of theirs ours lies: close, but resolved as different."""
-    lines = []
-    for mode, (mean, sem) in published.items():
-        gap = against_published(ours.get(mode) or {}, mean, sem)
-        if gap is None:
-            lines.append(f"{mode}: not run yet")
-            continue
-        shown = f"ours − theirs {gap.diff:+.1f} points".replace("-", "−")
-        if gap.n < 2:
-            side = "inside" if abs(gap.diff) <= tolerance else "outside"
-            lines.append(f"{mode}: {shown} (1 seed, no interval): undecided, the point is {side} ±{tolerance:g}")
-        elif -tolerance <= gap.low and gap.high <= tolerance:
-            side = " and below theirs" if gap.high < 0 else " and above theirs" if gap.low > 0 else ""
-            excludes = " (the interval excludes 0)" if side else ""
-            lines.append(
-                f"{mode}: {shown}, 95 % interval inside ±{tolerance:g}: within {tolerance:g} points{side}{excludes}"
-            )
-        elif gap.high < -tolerance or gap.low > tolerance:
-            lines.append(
-                f"{mode}: {shown}, 95 % interval outside ±{tolerance:g}: off by more than {tolerance:g} points"
-            )
-        else:
-            lines.append(f"{mode}: {shown}, 95 % interval crosses ±{tolerance:g}: undecided ({gap.n} seeds)")
-    return lines
-
-
-def run_minutes(runs: dict[str, dict[int, dict]]) -> str:
-    """'each took 24–26 min of training, Fisher and evaluation' over every run of ``{group: {seed: result}}``: the
-    per-task times a run records, summed (a resumed run, or one given a shared task 1, keeps the times of the
-    process that did each task, so this is the run's work wherever it was done; start-up is not in it)."""
-    minutes = [
-        sum(sum(r["timings"][k]) for k in ("train_s", "eval_s", "fisher_s")) / 60
-        for group in runs.values()
-        for r in group.values()
-    ]
-    if not minutes:
-        return ""
-    low, high = f"{min(minutes):.0f}", f"{max(minutes):.0f}"
-    return f"each took {low if low == high else f'{low}–{high}'} min of training, Fisher and evaluation"
-
-
-def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, float], chosen_by: str = "their choice"):
-    """ACC (%) of one run per λ and mode (``{mode: {λ: result}}``, ``None`` for a run not made yet), one row per λ,
-    one column per mode; the λ in ``chosen`` (``{mode: λ}``) is marked ``(chosen_by)``, the best ACC of each column
-    is bold (Markdown)."""
-    modes = list(grid)
-    lams = sorted({lam for runs in grid.values() for lam in runs} | set(chosen.values()))
-    best = {
-        m: max((lam for lam, r in grid[m].items() if r), key=lambda lam: grid[m][lam]["metrics"]["acc"], default=None)
-        for m in modes
-    }
-    rows = []
-    for lam in lams:
-        row = [f"{lam:g}"]
-        for m in modes:
-            r = grid[m].get(lam)
-            cell = "—" if r is None else f"{100 * r['metrics']['acc']:.2f}"
-            if r is not None and lam == best[m]:
-                cell = f"**{cell}**"
-            if chosen.get(m) == lam:
-                cell += f" ({chosen_by})"
-            row.append(cell)
-        rows.append(row)
-    return _md(markdown_table(["λ", *[f"{m}, ACC %" for m in modes]], rows, "r" + "r" * len(modes)))
+    return markdown(markdown_table([f"{corner}, mean ± sd (seeds)", *cols], cells))

@@ -16,8 +16,8 @@ from test_cli import assert_clean_failure
 
 from ewc.config import PARAMETERS, make_config
 from ewc.errors import ConfigError
+from ewc.estimate import Rates, estimate_seconds, measure, step_key
 from ewc.paths import results_root
-from ewc.suite_cli import Rates, estimate_seconds, measure, step_key
 from ewc.suites import (
     REPORT_SCALE_CALIBRATED_LAM,
     REPORT_SCALE_LAM_GRID,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ewc import tables
+from ewc import cost_tables, published_tables, stats, tables
 
 
 def run(matrix):
@@ -16,7 +16,7 @@ def test_report_comparison_reads_each_cell_from_the_matrices_over_seeds():
     previous = [[0.95, None, None], [0.93, 0.86, None], [0.88, 0.85, 0.82]]
     shifted = [[None if v is None else v - 0.02 for v in row] for row in none]  # a second seed, 2 points lower
     runs = {"none": {0: run(none), 1: run(shifted)}, "ewc-all": {0: run(every)}, "ewc-previous": {0: run(previous)}}
-    text = tables.report_comparison(runs).data
+    text = published_tables.report_comparison(runs).data
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()}
     assert rows["no penalty: task 1 right after learning it"].endswith("| 94.0 ± 1.4 % |")  # sd of 95, 93
     assert rows["no penalty: task 1 after task 2"].endswith("| 60.0 ± 1.4 % |")
@@ -76,13 +76,13 @@ def test_rerun_check_table_says_what_differed_and_lists_acc_and_misses():
             mean_row("ewc-all", "final task 2", 86.0, [85.0, 87.0], 90.0, [84.0, 88.0]),
         ],
     }
-    text = tables.rerun_check_table(report).data
+    text = published_tables.rerun_check_table(report).data
     assert "`XLA_FLAGS=--xla_cpu_max_isa=AVX2`" in text and "29 of 38 runs computed differently" in text
     assert "**yes**" in text and "**2 of 3**" in text and "50 min" in text and "3.5 GiB" in text
     rows = [line for line in text.splitlines() if line.startswith("| none") or line.startswith("| ewc")]
     assert [r.split("|")[2].strip() for r in rows] == ["ACC", "final task 2"]  # ACC rows, and any miss
     assert rows[1].endswith("| **no** |")
-    assert "No rerun check" in tables.rerun_check_table(None).data
+    assert "No rerun check" in published_tables.rerun_check_table(None).data
 
 
 def test_a_rerun_check_of_earlier_profile_values_is_said_to_be_stale(tmp_path, monkeypatch):
@@ -106,7 +106,7 @@ def test_a_rerun_check_of_earlier_profile_values_is_said_to_be_stale(tmp_path, m
         path.write_text(json.dumps({**report, **({"profile_config": stored} if stored else {})}))
         assert chapter.rerun_check("quick")["current"] is current
         assert (chapter.rerun_check("quick", current_only=True) is None) is not current
-        text = tables.rerun_check_table(chapter.rerun_check("quick")).data
+        text = published_tables.rerun_check_table(chapter.rerun_check("quick")).data
         assert text.startswith("**This check ran at earlier values") is not current
 
 
@@ -119,7 +119,7 @@ def test_benchmark_table_puts_ours_beside_theirs_with_an_interval_of_the_differe
     t(1) sqrt(1 + 0.24^2) = 12.706 * 1.02840 = 13.07; one seed gives no interval; no seed says so."""
     published = {"none": (78.51, 0.24), "ewc-all": (94.31, 0.11), "ewc-online": (94.42, 0.13)}
     ours = {"none": {0: acc_run(0.80), 1: acc_run(0.82)}, "ewc-all": {2: acc_run(0.95)}}
-    lines = tables.benchmark_table(published, ours, "them").data.splitlines()
+    lines = published_tables.benchmark_table(published, ours, "them").data.splitlines()
     assert "them, ACC % (mean ± SEM)" in lines[0]
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in lines[2:]}
     assert rows["none"][2] == "81.00 ± 1.00 (2 seeds)"
@@ -142,10 +142,10 @@ def test_benchmark_verdicts_judge_the_whole_interval_against_the_tolerance():
         "c": {0: acc_run(0.80), 1: acc_run(0.82)},
         "d": {0: acc_run(0.95)},
     }
-    gap = tables.against_published(ours["a"], 94.31, 0.11)
+    gap = stats.against_published(ours["a"], 94.31, 0.11)
     assert gap.n == 3 and gap.diff == pytest.approx(-0.11) and gap.sem == pytest.approx(0.2 / 3**0.5)
     assert gap.high - gap.diff == pytest.approx(4.303 * (0.2**2 / 3 + 0.11**2) ** 0.5, rel=1e-4)
-    assert tables.benchmark_verdicts(published, ours) == [
+    assert published_tables.benchmark_verdicts(published, ours) == [
         "a: ours − theirs −0.1 points, 95 % interval inside ±3: within 3 points",
         "b: ours − theirs −9.2 points, 95 % interval outside ±3: off by more than 3 points",
         "c: ours − theirs +2.5 points, 95 % interval crosses ±3: undecided (2 seeds)",
@@ -154,18 +154,18 @@ def test_benchmark_verdicts_judge_the_whole_interval_against_the_tolerance():
         "f: ours − theirs −1.2 points, 95 % interval inside ±3: within 3 points and below theirs (the interval "
         "excludes 0)",
     ]
-    assert tables.benchmark_verdicts({"c": (78.51, 0.24)}, ours, tolerance=20)[0].endswith("within 20 points")
+    assert published_tables.benchmark_verdicts({"c": (78.51, 0.24)}, ours, tolerance=20)[0].endswith("within 20 points")
 
 
 def test_lambda_grid_table_marks_their_choice_and_our_best():
     grid = {"ewc-all": {1.0: acc_run(0.80), 100.0: acc_run(0.93), 1e4: acc_run(0.90)}, "ewc-online": {1.0: None}}
-    lines = tables.lambda_grid_table(grid, {"ewc-all": 500.0, "ewc-online": 100.0}).data.splitlines()
+    lines = published_tables.lambda_grid_table(grid, {"ewc-all": 500.0, "ewc-online": 100.0}).data.splitlines()
     assert lines[0] == "| λ | ewc-all, ACC % | ewc-online, ACC % |"
     cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in lines[2:]}
     assert list(cells) == ["1", "100", "500", "10000"]
     assert cells["100"][0] == "**93.00**" and cells["1"][0] == "80.00"
     assert cells["500"][0] == "— (their choice)" and cells["100"][1].rstrip(" |") == "— (their choice)"
-    report = tables.lambda_grid_table({"ewc-all": {200.0: acc_run(0.9)}}, {"ewc-all": 200.0}, "the report's")
+    report = published_tables.lambda_grid_table({"ewc-all": {200.0: acc_run(0.9)}}, {"ewc-all": 200.0}, "the report's")
     assert report.data.splitlines()[2] == "| 200 | **90.00** (the report's) |"
 
 
@@ -194,7 +194,7 @@ def test_run_minutes_sums_each_runs_recorded_task_times_not_its_last_process_wal
 
     none = {0: run([600, 600], [], [30, 30])}  # 21 min
     ewc = {0: run([600, 600], [120], [30, 30]), 1: run([600, 630], [120], [30, 30])}  # 23 and 23.5 min
-    both = tables.run_minutes({"none": none, "ewc-all": ewc})
+    both = cost_tables.run_minutes({"none": none, "ewc-all": ewc})
     assert both == "each took 21–24 min of training, Fisher and evaluation"
-    assert tables.run_minutes({"none": none}) == "each took 21 min of training, Fisher and evaluation"
-    assert tables.run_minutes({}) == ""
+    assert cost_tables.run_minutes({"none": none}) == "each took 21 min of training, Fisher and evaluation"
+    assert cost_tables.run_minutes({}) == ""
