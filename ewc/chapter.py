@@ -178,22 +178,24 @@ def _cell(j) -> str:
 def glance_summary(profile: str) -> str:
     """Page 1's answer in one paragraph, counted from ``glance_columns``: per column, how many of the report's primary
     findings hold at the report's size, are smaller, are not resolved or are contradicted (Markdown)."""
+    columns = glance_columns(profile)
+    primary = [i for i, c in enumerate(findings.report_findings(5)) if c.primary]  # the MLP's repeats: exploratory
     parts = []
-    for name, judged in glance_columns(profile).items():
-        primary = [j for j in judged if j.claim.primary]
-        if all(j.comparison is None for j in primary):
+    for name, judged in columns.items():
+        rows = [judged[i] for i in primary]
+        if all(j.comparison is None for j in rows):
             parts.append(f"*{name}*: not run yet")
             continue
         counts: dict[str, int] = {}
-        for j in primary:
+        for j in rows:
             word = SHORT_VERDICTS.get(j.verdict.removesuffix(" (one run)"), j.verdict)
             counts[word] = counts.get(word, 0) + 1
         order = ["holds", "smaller", "not resolved", "contradicted", "not run yet"]
-        said = ", ".join(f"{counts[w]} {w}" for w in order if w in counts)
-        parts.append(f"*{name}*: {said}")
-    n = len([c for c in glance_columns(profile)[next(iter(glance_columns(profile)))] if c.claim.primary])
+        parts.append(f"*{name}*: " + ", ".join(f"{counts[w]} {w}" for w in order if w in counts))
     return markdown(
-        f"Of the report's {n} primary findings, judged at the size the report states: " + "; ".join(parts) + "."
+        f"Of the report's {len(primary)} primary findings, judged at the size the report states: "
+        + "; ".join(parts)
+        + "."
     )
 
 

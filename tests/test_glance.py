@@ -55,3 +55,23 @@ def test_the_last_column_says_where_a_finding_holds():
         holding = sum(cell.startswith("holds") for cell in row[2:6])
         assert row[6] == "holds nowhere yet" if not holding else row[6].startswith("holds: "), row
         assert row[6].count(",") == max(0, holding - 1), row
+
+
+def test_the_summary_counts_the_tables_primary_verdicts():
+    nb = nbformat.read(CHAPTERS / "intro.ipynb", as_version=4)
+    summary = next(
+        o["data"]["text/markdown"]
+        for cell in nb.cells
+        for o in cell.get("outputs", [])
+        if o.get("data", {}).get("text/markdown", "").startswith("Of the report's")
+    )
+    rows = [r for r in glance_rows() if not r[0].endswith("(exploratory)")]
+    assert summary.startswith(f"Of the report's {len(rows)} primary findings")
+    for column, part in zip(range(2, 6), summary.split(": ", 1)[1].rstrip(".").split("; ")):
+        words = [row[column].split(" (")[0] for row in rows]
+        said = part.split("*: ")[1]
+        if said == "not run yet":
+            assert set(words) == {"not run yet"}, part
+        else:
+            counts = {w: words.count(w) for w in words}
+            assert sorted(said.split(", ")) == sorted(f"{n} {w}" for w, n in counts.items()), part
