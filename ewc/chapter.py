@@ -3,7 +3,8 @@
 Chapters never train. ``python -m ewc book`` (or ``python -m ewc suite PROFILE``) trains the profile's suite first;
 a chapter then reloads those results files and fails loudly, naming the command that makes them, when one is missing,
 unfinished, made from another configuration than its suite declares, or made by code whose science fingerprint
-(``ewc.fingerprint``) differs from this checkout's.
+(``ewc.fingerprint``) differs from this checkout's. The fingerprint compared against is the record the runner made
+(``python -m ewc book``, ``python -m ewc fingerprint``); a chapter never probes it itself.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def load_run(suite: suites.Suite, name: str) -> dict:
             f"{path} was made with other parameters ({', '.join(changed)}) than its suite "
             f"declares; remake it with: {remake}"
         )
-    diffs = fingerprint.differences(result.get("fingerprint"), fingerprint.cached_fingerprint())
+    diffs = fingerprint.differences(result.get("fingerprint"), fingerprint.stored_fingerprint())
     if diffs:
         raise StaleResultsError(
             f"{path} was made by code that computes differently ({', '.join(diffs)}); remake it with: {remake}"
@@ -249,9 +250,10 @@ def suite_progress(name: str) -> tuple[dict[str, dict[int, dict]], list[str]]:
     suite = suites.suite(name)
     groups: dict[str, dict[int, dict]] = {}
     missing = []
+    current = fingerprint.stored_fingerprint()
     for run, config in suite.runs.items():
         path = suite.path(run)
-        if suites.status(config, path, check_fingerprint=True) != "done":
+        if suites.status(config, path, current) != "done":
             missing.append(run)
             continue
         group, seed = suites.split_run_name(run)

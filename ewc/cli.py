@@ -122,6 +122,14 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_fingerprint(args) -> int:
+    from ewc import fingerprint  # TensorFlow: for this command only
+
+    fingerprint.cached_fingerprint()
+    print(f"recorded this checkout's science fingerprint ({fingerprint.source_key()}) for the chapters to check")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m ewc",
@@ -158,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", help="a results JSON written by 'run'")
     p.add_argument("--out", required=True, help="image to write (.png, .svg, .pdf)")
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser(
+        "fingerprint",
+        help="probe and record this checkout's science fingerprint, which the chapters check results against "
+        "(the book and suite runners make it too)",
+    )
+    p.set_defaults(func=cmd_fingerprint)
 
     add_bench_command(sub)
     add_book_command(sub)

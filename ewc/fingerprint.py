@@ -35,6 +35,7 @@ import numpy as np
 
 from ewc.config import make_config
 from ewc.data import Mnist, data_dir
+from ewc.errors import EwcError
 from ewc.paths import PACKAGE
 from ewc.results import write_json_atomic
 from ewc.tasks import make_permutations
@@ -163,15 +164,42 @@ def source_key() -> str:
 _memo: dict | None = None
 
 
-def cached_fingerprint() -> dict:
-    """``compute()``, memoized in this process and cached on disk (``$EWC_DATA_DIR/fingerprint/<source key>.json``)."""
+class MissingFingerprint(EwcError):
+    """No recorded fingerprint for this version of the package's sources."""
+
+
+def _record_path():
+    return data_dir() / "fingerprint" / f"{source_key()}.json"
+
+
+def stored_fingerprint() -> dict:
+    """This checkout's fingerprint as recorded by ``cached_fingerprint``, never computed here: what a chapter checks
+    results against (a chapter must not train, even a probe, on a cold cache).
+
+    Raises:
+        MissingFingerprint: no record for this version of the sources (run ``python -m ewc fingerprint``, or let the
+            book or suite runner make it).
+    """
     global _memo
-    if _memo is not None:
-        return _memo
-    path = data_dir() / "fingerprint" / f"{source_key()}.json"
-    if path.is_file():
+    if _memo is None:
+        path = _record_path()
+        if not path.is_file():
+            raise MissingFingerprint(
+                "this checkout's science fingerprint is not recorded yet; make it with: python -m ewc fingerprint"
+            )
         _memo = json.loads(path.read_text())
-        return _memo
+    return _memo
+
+
+def cached_fingerprint() -> dict:
+    """``compute()``, memoized in this process and recorded on disk (``$EWC_DATA_DIR/fingerprint/<source key>.json``):
+    the runner's way to the fingerprint (it may take seconds to probe)."""
+    global _memo
+    try:
+        return stored_fingerprint()
+    except MissingFingerprint:
+        pass
+    path = _record_path()
     _memo = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(_memo, path)

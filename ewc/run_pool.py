@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ewc import suites
+from ewc import fingerprint, suites
 from ewc.config import RunConfig
 from ewc.console import progress_stream, quiet_native_stderr
 
@@ -75,10 +75,11 @@ def train_pending(profile: str, progress: bool = True, jobs: int | None = None) 
     """Train every run of the profile's suite that is not complete and matching, ``jobs`` side by side (default
     ``default_jobs``), under one live progress display; returns how many were trained."""
     suite = suites.suite(profile)
+    current = fingerprint.cached_fingerprint()  # probed here if not recorded yet: the chapters only read the record
     pending = [
         (name, c, suite.path(name))
         for name, c in suite.runs.items()
-        if suites.status(c, suite.path(name), check_fingerprint=True) != "done"
+        if suites.status(c, suite.path(name), current) != "done"
     ]
     done = len(suite.runs) - len(pending)
     if not pending:

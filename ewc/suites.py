@@ -362,10 +362,10 @@ def suite(name: str) -> Suite:
     return Suite(name, description, runs)
 
 
-def status(config: RunConfig, path: Path, check_fingerprint: bool = False) -> str:
+def status(config: RunConfig, path: Path, current_fingerprint: dict | None = None) -> str:
     """``done`` (complete results of exactly ``config``), ``missing``, ``partial`` (an unfinished run's results) or
-    ``other`` (results of another config, or not ewc results at all). With ``check_fingerprint``, complete results
-    made by code that computes differently (``ewc.fingerprint``) are ``other`` too."""
+    ``other`` (results of another config, or not ewc results at all). Given this checkout's ``current_fingerprint``
+    (``ewc.fingerprint``), complete results made by code that computes differently are ``other`` too."""
     if not path.is_file():
         return "missing"
     try:
@@ -376,6 +376,6 @@ def status(config: RunConfig, path: Path, check_fingerprint: bool = False) -> st
         return "other"
     if not found.get("complete"):
         return "partial"
-    if check_fingerprint and fingerprint.differences(found.get("fingerprint"), fingerprint.cached_fingerprint()):
+    if current_fingerprint is not None and fingerprint.differences(found.get("fingerprint"), current_fingerprint):
         return "other"
     return "done"

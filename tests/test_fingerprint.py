@@ -33,3 +33,19 @@ def test_the_four_task_probe_sees_a_fisher_taken_on_the_wrong_task(current, monk
     monkeypatch.setattr(train, "_consolidate_pending", task1_only)
     diffs = fingerprint.differences(current, fingerprint.compute())
     assert "run4_train_loss_ewc-all" in diffs and "run_train_loss" not in diffs
+
+
+def test_chapters_read_the_recorded_fingerprint_and_never_probe_it(tmp_path, monkeypatch):
+    """On a cold cache a chapter stops with the command that records the fingerprint; only the runner probes."""
+    from ewc import chapter
+
+    monkeypatch.setenv("EWC_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(fingerprint, "_memo", None)
+    probed = []
+    monkeypatch.setattr(fingerprint, "compute", lambda: probed.append(1) or {"version": 2, "probe": 1.0})
+    with pytest.raises(fingerprint.MissingFingerprint, match="python -m ewc fingerprint"):
+        chapter.suite_progress("paper")
+    assert probed == []
+    assert fingerprint.cached_fingerprint() == {"version": 2, "probe": 1.0} and probed == [1]
+    monkeypatch.setattr(fingerprint, "_memo", None)  # a new process: it reads the record the runner left
+    assert fingerprint.stored_fingerprint() == {"version": 2, "probe": 1.0} and probed == [1]

@@ -36,7 +36,7 @@ def root(tmp_path, monkeypatch):
 
     monkeypatch.setattr(results, "FORMAT", "ewc-results/1")
     monkeypatch.setattr(
-        suites, "status", lambda config, path, check_fingerprint=False: "done" if path.is_file() else "missing"
+        suites, "status", lambda config, path, current_fingerprint=None: "done" if path.is_file() else "missing"
     )
     return tmp_path
 
