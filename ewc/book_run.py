@@ -8,7 +8,8 @@ import os
 import resource
 import threading
 import time
-from pathlib import Path
+
+import psutil
 
 from ewc.paths import book_run_path
 from ewc.results import write_json_atomic
@@ -22,7 +23,7 @@ def last_book_run(profile: str) -> dict | None:
 
 class TreeMemory:
     """The peak of the summed resident memory of this process and all its descendants (training workers, chapter
-    kernels, the HTML build), sampled every ``interval`` seconds from ``/proc`` (Linux; elsewhere it stays None).
+    kernels, the HTML build), sampled every ``interval`` seconds.
     ``ru_maxrss`` alone would miss it: it gives the largest single process, not what processes side by side hold."""
 
     def __init__(self, interval: float = 0.5):
@@ -31,8 +32,7 @@ class TreeMemory:
         self._thread = threading.Thread(target=self._sample, name="memory-sampler", daemon=True)
 
     def __enter__(self):
-        if Path("/proc/self/status").is_file():
-            self._thread.start()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc):
@@ -52,25 +52,19 @@ class TreeMemory:
 
 
 def tree_rss_kib(root: int) -> int:
-    """Resident memory (KiB) of process ``root`` and all its descendants, from ``/proc``."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    """Resident memory (KiB) of process ``root`` and all its descendants (psutil); 0 if ``root`` has ended."""
+    try:
+        process = psutil.Process(root)
+        tree = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for member in tree:
         try:
-            fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
-        except OSError:  # the process ended while we looked
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo += children.get(pid, [])
-    return total
+            total += member.memory_info().rss
+        except psutil.Error:  # ended while we looked
+            pass
+    return total // 1024
 
 
 def record_book_run(

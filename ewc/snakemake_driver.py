@@ -66,7 +66,7 @@ def run_snakemake(
     """
     local = executor == "local"
     all_cores = cores or os.cpu_count() or 1
-    cmd = [
+    workflow = [
         sys.executable,
         "-m",
         "snakemake",
@@ -79,6 +79,9 @@ def run_snakemake(
         f"results={root}",
         f"python={sys.executable}",
         f"threads={max(1, all_cores // (jobs or 1)) if local else 1}",
+    ]
+    cmd = [
+        *workflow,
         "--rerun-triggers",
         "mtime",
         "--ignore-incomplete",
@@ -103,7 +106,7 @@ def run_snakemake(
     log = workdir / ".snakemake" / "ewc-suite.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     relay = _Relay(name, local)
-    running = _claim_workdir(name, workdir)
+    running = _claim_workdir(name, workdir, [*workflow, "--unlock"], env)
     with open(log, "w") as out, running, _Stopper(local) as stopper:
         out.write(" ".join(cmd) + "\n")
         proc = subprocess.Popen(
@@ -180,11 +183,11 @@ def _process_tree(pid: int) -> list[int]:
         return [pid]
 
 
-def _claim_workdir(name: str, workdir: Path):
+def _claim_workdir(name: str, workdir: Path, unlock: list[str], env: dict):
     """Mark ``workdir`` as in use by this suite command (a shared ``flock`` on ``.snakemake/ewc-suite.running``, held
     by this process and the Snakemake it starts; the kernel drops it when both are gone, however they ended), and
-    first remove Snakemake's locks if nobody holds that mark: they were left by a suite that was killed (a session's
-    end, ``kill -9``), and Snakemake would otherwise refuse to resume until they are deleted by hand. A Snakemake
+    first release Snakemake's locks if nobody holds that mark (Snakemake's own ``unlock`` command): they were left by a
+    suite that was killed (a session's end, ``kill -9``), and Snakemake would otherwise refuse to resume. A Snakemake
     started by hand in ``workdir``, not through this command, does not hold the mark. Returns the open file."""
     mark = open(workdir / ".snakemake" / "ewc-suite.running", "a")
     try:
@@ -192,11 +195,9 @@ def _claim_workdir(name: str, workdir: Path):
     except BlockingIOError:
         pass  # another suite command trains here: its locks are live, and Snakemake checks them against ours
     else:
-        locks = sorted((workdir / ".snakemake" / "locks").glob("*.lock"))
-        for lock in locks:
-            lock.unlink()
-        if locks:
-            print(f"suite {name}: removed Snakemake's locks left by an interrupted run of this suite", flush=True)
+        if any((workdir / ".snakemake" / "locks").glob("*.lock")):
+            subprocess.run(unlock, env=env, cwd=workdir, capture_output=True, check=True)
+            print(f"suite {name}: released Snakemake's locks left by an interrupted run of this suite", flush=True)
     fcntl.flock(mark, fcntl.LOCK_SH)
     return mark
 

@@ -112,7 +112,7 @@ def test_a_killed_suites_snakemake_lock_is_removed_and_a_live_ones_is_kept(env, 
 
     proc = run_cli("suite", "tiny", "--cores", "2", env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "removed Snakemake's locks left by an interrupted run" in proc.stdout
+    assert "released Snakemake's locks left by an interrupted run" in proc.stdout
     assert [line for line in proc.stdout.splitlines() if "started" in line] == ["tiny/none/seed-0: started"]
     assert not list(locks.glob("*.lock"))
 
