@@ -1,6 +1,7 @@
 """Shared test helpers (a module of its own: book/conftest.py also exists, so 'conftest' is ambiguous)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,3 +15,23 @@ def run_cli(*args, env=None, timeout=600):
     return subprocess.run(
         [sys.executable, "-m", "ewc", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+#: The workflow's build step runs exactly this, and ``test_build_command_builds_the_book`` runs it too.
+BUILD_COMMAND = "python -m ewc book --no-execute"
+#: What the command builds, relative to the checkout: the directory the workflow uploads.
+BUILT_HTML = Path("_build") / "html"
+#: Not copied when the build command runs in a copy of the checkout: outputs, caches, environments.
+UNCOPIED = {".git", ".venv", "_build", "artifacts", ".cache", "results/smoke", "results/paper"}
+UNCOPIED_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The checkout's sources (what a clone has, plus uncommitted edits) copied to ``dest``."""
+
+    def ignore(directory, names):
+        rel = Path(directory).relative_to(ROOT)
+        return {n for n in names if n in UNCOPIED_NAMES or (rel / n).as_posix() in UNCOPIED}
+
+    shutil.copytree(ROOT, dest, ignore=ignore)
+    return dest

@@ -299,12 +299,9 @@ PAGE_REPORT = """(async () => {
 
 
 @pytest.fixture(scope="module")
-def built_html(tmp_path_factory):
-    """The book built from the committed notebooks (no execution) into a temporary directory."""
-    html = tmp_path_factory.mktemp("book") / "html"
-    proc = run_book("--no-execute", "--html-dir", str(html))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return html
+def built_html(built_book):
+    """The book built from the committed notebooks (no execution), once per test session."""
+    return built_book.html
 
 
 def test_built_book_has_every_chapter_and_stays_on_the_machine(built_html):

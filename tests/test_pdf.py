@@ -172,19 +172,12 @@ def test_print_waits_for_mathjax_and_raw_tex_is_caught(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def book_pdf(tmp_path_factory) -> Path:
-    """``python -m ewc book --no-execute --pdf PATH`` from the committed chapters (the HTML into a temporary
-    directory too)."""
-    if not any(shutil.which(n) for n in pdf.CHROMIUM_NAMES):
-        pytest.skip("headless Chromium is not installed (Debian: apt-get install chromium)")
-    if not all(shutil.which(t) for t in POPPLER):
-        pytest.skip("poppler is not installed (Debian: apt-get install poppler-utils)")
-    tmp = tmp_path_factory.mktemp("pdf")
-    out = tmp / "ewc-book.pdf"
-    proc = run_cli("book", "--no-execute", "--html-dir", str(tmp / "html"), "--pdf", str(out), timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert out.is_file() and (tmp / "html" / "index.html").is_file()
-    return out
+def book_pdf(built_book) -> Path:
+    """``python -m ewc book --no-execute --pdf PATH`` from the committed chapters (the session's ``built_book``)."""
+    if built_book.pdf is None:
+        pytest.skip("headless Chromium or poppler is not installed (Debian: apt-get install chromium poppler-utils)")
+    assert built_book.pdf.is_file() and (built_book.html / "index.html").is_file()
+    return built_book.pdf
 
 
 def test_pdf_opens_with_the_title(book_pdf):

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import BUILD_COMMAND, BUILT_HTML
 
 from ewc import paths, site
 from ewc.offsite import offsite_references
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES_WORKFLOW = ROOT / ".github" / "workflows" / "pages.yml"
-#: The workflow's build step runs exactly this, and ``test_build_command_builds_the_book`` runs it too.
-BUILD_COMMAND = "python -m ewc book --no-execute"
-#: What the command builds, relative to the checkout: the directory the workflow uploads.
-BUILT_HTML = Path("_build") / "html"
-#: Not copied when the build command runs in a copy of the checkout: outputs, caches, environments.
-UNCOPIED = {".git", ".venv", "_build", "artifacts", ".cache", "results/smoke", "results/paper"}
-UNCOPIED_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints"}
 
 
 @pytest.fixture(scope="module")
@@ -67,30 +57,13 @@ def test_pages_workflow_deploys_what_the_command_builds(workflow):
     assert "main" in workflow["on"]["push"]["branches"]
 
 
-def copy_checkout(dest: Path) -> Path:
-    """The checkout's sources (what a clone has, plus uncommitted edits) copied to ``dest``."""
-
-    def ignore(directory, names):
-        rel = Path(directory).relative_to(ROOT)
-        return {n for n in names if n in UNCOPIED_NAMES or (rel / n).as_posix() in UNCOPIED}
-
-    shutil.copytree(ROOT, dest, ignore=ignore)
-    return dest
-
-
-def test_build_command_builds_the_book(tmp_path):
-    """The workflow's command, run in a copy of the checkout (as on a fresh runner), builds every chapter's page.
-    ``python`` is this test's interpreter, the one with the pinned requirements."""
-    checkout = copy_checkout(tmp_path / "checkout")
-    argv = shlex.split(BUILD_COMMAND)
-    assert argv[0] == "python"
-    started = time.time()
-    proc = subprocess.run([sys.executable, *argv[1:]], cwd=checkout, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    html = checkout / BUILT_HTML
+def test_build_command_builds_the_book(built_book):
+    """The workflow's command, run in a copy of the checkout (as on a fresh runner, by the session's ``built_book``),
+    builds every chapter's page from the committed chapters without executing any."""
+    html = built_book.html
     assert (html / "index.html").is_file()
     for chapter in site.toc_files():
         assert (html / chapter.relative_to(ROOT).with_suffix(".html")).is_file(), chapter
     assert offsite_references(html) == []
-    chapters = sorted((checkout / "results" / "quick" / "chapters").glob("*.ipynb"))
-    assert chapters and all(p.stat().st_mtime < started for p in chapters), "nothing was executed"
+    chapters = sorted((built_book.checkout / "results" / "quick" / "chapters").glob("*.ipynb"))
+    assert chapters and all(p.stat().st_mtime < built_book.started for p in chapters), "nothing was executed"
