@@ -6,10 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
 from helpers import ROOT, run_cli
+
+from ewc import cli
 
 BAD_RUN_OPTIONS = {
     "negative lambda": (["--lam", "-1"], "lam must be >= 0"),
@@ -46,6 +49,17 @@ BAD_RUN_OPTIONS = {
 }
 
 
+def main_here(capsys, *argv):
+    """``python -m ewc ARGV`` in this process (``cli.main``): its exit status and what it printed, as a subprocess's
+    would be. ``test_bad_input_in_a_fresh_interpreter_is_one_line_without_tensorflow`` checks one case end to end."""
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse's --help
+        code = exc.code
+    out, err = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+
 def assert_clean_failure(proc, message, out=None):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2, proc.stderr
@@ -57,38 +71,60 @@ def assert_clean_failure(proc, message, out=None):
 
 
 @pytest.mark.parametrize("case", BAD_RUN_OPTIONS)
-def test_bad_run_option(case, tmp_path):
+def test_bad_run_option(case, tmp_path, capsys):
     options, message = BAD_RUN_OPTIONS[case]
     out = tmp_path / "r.json"
-    assert_clean_failure(run_cli("run", "--profile", "smoke", *options, "--out", str(out)), message, out)
+    assert_clean_failure(main_here(capsys, "run", "--profile", "smoke", *options, "--out", str(out)), message, out)
 
 
-def test_out_in_missing_directory(tmp_path):
+def test_bad_input_in_a_fresh_interpreter_is_one_line_without_tensorflow(tmp_path):
+    """End to end, as a user meets it: ``python -m ewc`` with a bad option prints one line and exits 2 before
+    TensorFlow is imported (so none of its C++ start-up lines can reach stderr on any host)."""
+    out = tmp_path / "r.json"
+    argv = ["run", "--profile", "smoke", "--lam", "-1", "--out", str(out)]
+    assert_clean_failure(run_cli(*argv), "lam must be >= 0", out)
+    probe = (
+        "import runpy, sys\n"
+        f"sys.argv = ['ewc', *{argv!r}]\n"
+        "try:\n    runpy.run_module('ewc', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.stdout.split() == ["2", "[]"], proc.stdout + proc.stderr
+
+
+def test_out_in_missing_directory(tmp_path, capsys):
     out = tmp_path / "nowhere" / "r.json"
-    assert_clean_failure(run_cli("run", "--profile", "smoke", "--out", str(out)), "output directory does not exist")
+    assert_clean_failure(
+        main_here(capsys, "run", "--profile", "smoke", "--out", str(out)), "output directory does not exist"
+    )
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_out_under_a_file(tmp_path):
+def test_out_under_a_file(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert_clean_failure(
-        run_cli("run", "--profile", "smoke", "--out", str(tmp_path / "file/r.json")), "output directory does not exist"
+        main_here(capsys, "run", "--profile", "smoke", "--out", str(tmp_path / "file/r.json")),
+        "output directory does not exist",
     )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only-permission directory")
-def test_out_in_unwritable_directory(tmp_path):
+def test_out_in_unwritable_directory(tmp_path, capsys):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    assert_clean_failure(run_cli("run", "--profile", "smoke", "--out", str(locked / "r.json")), "not writable")
+    assert_clean_failure(
+        main_here(capsys, "run", "--profile", "smoke", "--out", str(locked / "r.json")), "not writable"
+    )
 
 
-def test_bad_mnist_files(tmp_path, mnist):
+def test_bad_mnist_files(tmp_path, mnist, capsys):
     out = tmp_path / "r.json"
 
     def attempt(path, message):
         assert_clean_failure(
-            run_cli("run", "--profile", "smoke", "--mnist", str(path), "--out", str(out)), message, out
+            main_here(capsys, "run", "--profile", "smoke", "--mnist", str(path), "--out", str(out)), message, out
         )
 
     attempt(tmp_path / "missing.npz", "no such file")
@@ -105,8 +141,8 @@ def test_bad_mnist_files(tmp_path, mnist):
     attempt(tmp_path / "hash.npz", "sha256 mismatch")
 
 
-def test_help_explains_the_options():
-    proc = run_cli("run", "--help")
+def test_help_explains_the_options(capsys):
+    proc = main_here(capsys, "run", "--help")
     assert proc.returncode == 0
     for words in (
         "--mode",
