@@ -294,6 +294,12 @@ PAGE_REPORT = """(async () => {
     images: [...document.images].map(i => [i.getAttribute('src'), i.naturalWidth]),
     figures: document.querySelectorAll('.cell_output img').length,
     tables: document.querySelectorAll('.cell_output table').length,
+    // what a reader at 1280 px cannot see whole: a table or a figure's box wider than the space it is given
+    clipped: [...document.querySelectorAll(
+      'article table, article .pst-scrollable-table-container, article .cell_output, article figure, article img')]
+      .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right >
+               document.querySelector('article').getBoundingClientRect().right + 1)
+      .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} ${e.scrollWidth}>${e.clientWidth}`),
   };
 })()"""
 
@@ -319,7 +325,7 @@ def test_built_book_has_every_chapter_and_stays_on_the_machine(built_html):
 @pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed (Debian: apt-get install chromium)")
 def test_built_book_renders_offline_in_chromium(built_html, tmp_path):
     browser = Browser(chromium(), tmp_path / "chromium-profile")
-    reports = {}
+    reports, clipped = {}, {}
     try:
         for chapter in site.toc_files():
             page = built_html / chapter.relative_to(ROOT).with_suffix(".html")
@@ -331,11 +337,14 @@ def test_built_book_renders_offline_in_chromium(built_html, tmp_path):
             assert report["typeset"] >= report["math"], f"{chapter.stem}: equations not typeset: {report}"
             assert report["mathErrors"] == 0, chapter.stem
             assert all(width > 0 for _, width in report["images"]), f"{chapter.stem}: image not loaded {report}"
+            if report["clipped"]:
+                clipped[chapter.stem] = report["clipped"]
             if chapter.stem == "results_ewc_all":
                 ARTIFACTS.mkdir(exist_ok=True)
                 browser.screenshot(ARTIFACTS / "book-results_ewc_all.png")
     finally:
         browser.close()
+    assert clipped == {}, f"tables or figures wider than the page at 1280 px (scrollWidth > clientWidth): {clipped}"
     assert reports["background"]["typeset"] >= 10, "the Background chapter's equations"
     for name in RESULTS_CHAPTERS:  # each results chapter shows its figure, its table and its metrics
         assert reports[name]["figures"] >= 1 and reports[name]["tables"] >= 1, (name, reports[name])
