@@ -20,8 +20,34 @@ MODE_TITLES = {
 }
 
 
+def progress_label(config: dict) -> str:
+    """What one point of an accuracy-vs-training figure is, for the x-axis: a pass over a task's training images
+    (``epochs`` per task), or, where a task trains a fixed number of steps (``iterations``), a share of them."""
+    per_task = config["epochs"]
+    if config.get("iterations"):
+        share = {2: "half", 4: "quarter"}.get(per_task, f"1/{per_task}")
+        return f"tasks trained (a point after every {share} of a task's {config['iterations']} steps)"
+    if per_task == 1:
+        return "tasks trained (a point after each task)"
+    return f"tasks trained (a point after each pass over the images, {per_task} per task)"
+
+
+def _progress_axis(ax, config: dict, points: int) -> np.ndarray:
+    """Put ``points`` accuracy rows on an x-axis counted in tasks (row i at (i + 1) / epochs per task), with a line
+    at every task boundary and a tick per task; returns the x positions."""
+    per_task = config["epochs"]
+    x = np.arange(1, points + 1) / per_task
+    tasks = int(np.ceil(points / per_task))
+    for boundary in range(1, tasks):
+        ax.axvline(boundary, color="0.8", linewidth=0.8, zorder=0)
+    ax.set_xticks(range(0, tasks + 1))
+    ax.set_xlim(0, tasks)
+    ax.set_xlabel(progress_label(config))
+    return x
+
+
 def plot_accuracy(result: dict, ax=None, title: str | None = None):
-    """Test accuracy (%) of every task vs global epoch, one line per task from the epoch it is learned.
+    """Test accuracy (%) of every task vs training progress (in tasks), one line per task from when it is learned.
 
     Returns the matplotlib Axes. The title names the mode and the profile that made the numbers.
     """
@@ -29,18 +55,13 @@ def plot_accuracy(result: dict, ax=None, title: str | None = None):
         _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     acc = np.array([[np.nan if v is None else 100 * v for v in row] for row in result["accuracy"]])
     config = result["config"]
-    epochs = np.arange(1, len(acc) + 1)
+    x = _progress_axis(ax, config, len(acc))
     for k in range(acc.shape[1]):
-        ax.plot(epochs, acc[:, k], marker="o", markersize=3, label=f"task {k + 1}")
-    for boundary in range(config["epochs"], len(acc), config["epochs"]):
-        ax.axvline(boundary + 0.5, color="0.85", linewidth=0.8, zorder=0)
+        ax.plot(x, acc[:, k], marker="o", markersize=3, label=f"task {k + 1}")
     ax.axhline(100 * CHANCE, color="0.5", linestyle="--", linewidth=1, label="chance")
-    ax.set_xlabel("epoch (global)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_xlim(0.5, len(acc) + 0.5)
     ax.legend(loc="lower left", fontsize="small", ncols=2)
-    ax.xaxis.get_major_locator().set_params(integer=True)
     mode = MODE_TITLES.get(config["mode"], config["mode"])
     lam = "" if config["mode"] == "none" else f", λ={config['lam']:g}"
     ax.set_title(title or f"{mode} — profile '{config['profile']}', {config['arch']}{lam}")
@@ -67,22 +88,18 @@ def save_figure(fig, path) -> None:
 
 
 def plot_seed_bands(results_by_mode: dict[str, list[dict]], ax=None, title: str | None = None):
-    """Per mode: the mean accuracy (%) over the tasks learned so far vs global epoch, averaged over the runs (seeds)
-    given, with a +-1 standard-deviation band. Returns the Axes."""
+    """Per mode: the mean accuracy (%) over the tasks learned so far vs training progress, averaged over the runs
+    (seeds) given, with a +-1 standard-deviation band. Returns the Axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    config = next(iter(results_by_mode.values()))[0]["config"]
+    x = _progress_axis(ax, config, len(next(iter(results_by_mode.values()))[0]["accuracy"]))
     for mode, runs in results_by_mode.items():
         curves = np.array([[100 * np.mean([v for v in row if v is not None]) for row in r["accuracy"]] for r in runs])
         mean, sd = curves.mean(axis=0), curves.std(axis=0, ddof=1 if len(runs) > 1 else 0)
-        epochs = np.arange(1, curves.shape[1] + 1)
-        ax.plot(epochs, mean, label=f"{MODE_TITLES.get(mode, mode)} (n={len(runs)})")
-        ax.fill_between(epochs, mean - sd, mean + sd, alpha=0.25)
-    epochs_per_task = next(iter(results_by_mode.values()))[0]["config"]["epochs"]
-    for boundary in range(epochs_per_task, curves.shape[1], epochs_per_task):
-        ax.axvline(boundary + 0.5, color="0.85", linewidth=0.8, zorder=0)
-    xlabel = "tasks learned" if epochs_per_task == 1 else "epoch (global)"  # one accuracy row per task
-    ax.set(xlabel=xlabel, ylabel="mean accuracy over learned tasks (%)", ylim=(0, 100))
-    ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.plot(x, mean, label=f"{MODE_TITLES.get(mode, mode)} (n={len(runs)})")
+        ax.fill_between(x, mean - sd, mean + sd, alpha=0.25)
+    ax.set(ylabel="mean accuracy over learned tasks (%)", ylim=(0, 100))
     ax.legend(loc="lower left", fontsize="small")
     ax.set_title(title or "Mean over seeds ± 1 sd")
     return ax
@@ -94,13 +111,13 @@ def accuracy_over_seeds(runs: list[dict]) -> np.ndarray:
 
 
 def plot_seed_accuracy(runs: list[dict], ax=None, title: str | None = None, per_seed: bool = True):
-    """The report's Figures 3-5 over seeds: per task, the mean test accuracy (%) over the runs vs global epoch, a
+    """The report's Figures 3-5 over seeds: per task, the mean test accuracy (%) over the runs vs training progress, a
     band of ±1 sample standard deviation (n - 1) and, thin, each seed's own line. Returns the Axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     acc = accuracy_over_seeds(runs)
     config = runs[0]["config"]
-    epochs = np.arange(1, acc.shape[1] + 1)
+    epochs = _progress_axis(ax, config, acc.shape[1])
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k in range(acc.shape[2]):
         color = colors[k % len(colors)]
@@ -113,12 +130,9 @@ def plot_seed_accuracy(runs: list[dict], ax=None, title: str | None = None, per_
                 ax.plot(epochs, seed_curve, color=color, linewidth=0.5, alpha=0.45)
         ax.plot(epochs, mean, color=color, marker="o", markersize=3, label=f"task {k + 1}")
         ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.18, linewidth=0)
-    for boundary in range(config["epochs"], acc.shape[1], config["epochs"]):
-        ax.axvline(boundary + 0.5, color="0.85", linewidth=0.8, zorder=0)
     ax.axhline(100 * CHANCE, color="0.5", linestyle="--", linewidth=1, label="chance")
-    ax.set(xlabel="epoch (global)", ylabel="test accuracy (%)", ylim=(0, 100), xlim=(0.5, acc.shape[1] + 0.5))
+    ax.set(ylabel="test accuracy (%)", ylim=(0, 100))
     ax.legend(loc="lower left", fontsize="small", ncols=2)
-    ax.xaxis.get_major_locator().set_params(integer=True)
     mode = MODE_TITLES.get(config["mode"], config["mode"])
     lam = "" if config["mode"] == "none" else f", λ={config['lam']:g}"
     ax.set_title(

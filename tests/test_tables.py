@@ -45,6 +45,25 @@ def test_seed_accuracy_band_is_the_mean_and_sample_sd():
     assert np.isclose(band.max(), 80 + 10) and np.isclose(band.min(), 70 - 10)  # sd of 90, 70, 80 (n - 1) = 10
 
 
+def test_accuracy_figures_count_training_in_tasks_and_say_what_a_point_is():
+    """At the quick profile a task's 250 steps give 4 accuracy rows: the points sit at quarters of a task, the task
+    boundaries at whole numbers, and the axis says so (not "epoch")."""
+    import numpy as np
+
+    from ewc import plots
+
+    config = {"epochs": 4, "iterations": 250, "mode": "none", "profile": "quick", "arch": "cnn", "lam": 0}
+    rows = [[0.9] + [None] * 4] * 4 + [[0.8, 0.9] + [None] * 3] * 4
+    ax = plots.plot_seed_accuracy([{"config": config, "accuracy": rows}] * 2)
+    task1 = [line for line in ax.lines if line.get_label() == "task 1"][0]
+    assert np.allclose(task1.get_xdata(), [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
+    assert ax.get_xlabel() == "tasks trained (a point after every quarter of a task's 250 steps)"
+    vertical = [line.get_xdata() for line in ax.lines if len(set(line.get_xdata())) == 1]
+    assert [x[0] for x in vertical] == [1]  # the boundary between the two tasks
+    paper = {"epochs": 30, "iterations": 0}
+    assert plots.progress_label(paper) == "tasks trained (a point after each pass over the images, 30 per task)"
+
+
 def mean_row(group, metric, published, interval, rerun, rerun_interval):
     """One row of a rerun report's ``means``, as ``ewc.rerun.compare_means`` writes it."""
     return {
