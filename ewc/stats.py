@@ -73,10 +73,16 @@ def mean_sd(values, digits: int = 1) -> str:
     return f"{s.mean:.{digits}f}" if s.n == 1 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
 
 
-def interval(values, digits: int = 1) -> str:
-    """The 95 % t interval of the mean, '[80.2, 86.0]'; '—' for a single value."""
+def interval(values, digits: int = 1, within: tuple[float, float] | None = None) -> str:
+    """The 95 % t interval of the mean, '[80.2, 86.0]'; '—' for a single value. Where the quantity cannot leave
+    ``within`` (an accuracy: 0-100 %) but the t interval does, the interval says nothing the values do not: the
+    per-seed values are shown instead ('seeds: 99.1, 96.0, 99.5')."""
     s = summarize(values)
-    return "—" if s.n == 1 else f"[{s.low:.{digits}f}, {s.high:.{digits}f}]"
+    if s.n == 1:
+        return "—"
+    if within is not None and (s.low < within[0] or s.high > within[1]):
+        return "seeds: " + ", ".join(f"{v:.{digits}f}" for v in values)
+    return f"[{s.low:.{digits}f}, {s.high:.{digits}f}]"
 
 
 def rerun_interval(values, rerun_n: int) -> tuple[float, float]:

@@ -175,6 +175,13 @@ SEED_METRICS = {
     "mean forgetting (points)": lambda r: 100 * r["metrics"]["mean_forgetting"],
     "just learned (%)": lambda r: 100 * r["metrics"]["just_trained"],
 }
+#: The range each metric cannot leave (accuracies are percentages; BWT and forgetting differences of them).
+METRIC_RANGE = {
+    "ACC (%)": (0, 100),
+    "BWT (points)": (-100, 100),
+    "mean forgetting (points)": (-100, 100),
+    "just learned (%)": (0, 100),
+}
 
 
 def seed_metrics_table(runs_by_label: dict[str, dict[int, dict]]):
@@ -183,9 +190,9 @@ def seed_metrics_table(runs_by_label: dict[str, dict[int, dict]]):
     rows = []
     for label, runs in runs_by_label.items():
         row = [label, str(len(runs))]
-        for metric in SEED_METRICS.values():
+        for name, metric in SEED_METRICS.items():
             values = [metric(r) for r in runs.values()]
-            row += [mean_sd(values), interval(values)]
+            row += [mean_sd(values), interval(values, within=METRIC_RANGE[name])]
         rows.append(row)
     return markdown(markdown_table(header, rows))
 

@@ -99,3 +99,12 @@ def test_holm_by_hand():
     assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
     assert stats.holm([]) == [] and stats.holm([0.01]) == [0.01]
+
+
+def test_an_accuracy_interval_past_100_percent_shows_the_seeds_instead():
+    """Three seeds at 99.0, 96.0 and 99.6 %: mean 98.2, sd 1.93, t(2) = 4.303, so the t interval is 98.2 ± 4.79,
+    [93.4, 103.0]: past 100 %, it says less than the values themselves."""
+    values = [99.0, 96.0, 99.6]
+    assert stats.interval(values) == "[93.4, 103.0]"
+    assert stats.interval(values, within=(0, 100)) == "seeds: 99.0, 96.0, 99.6"
+    assert stats.interval([80.0, 82.0, 81.0], within=(0, 100)) == "[78.5, 83.5]"
