@@ -113,6 +113,8 @@ class Claim:
         report: the report's value (points, or % for a level) and where it was read: "31 (Figs 3–5)".
         floor: an optional bar on the mean of a - b (points) that a calibrated profile must clear.
         source: "report" for the report's findings, "book" for comparisons this book adds.
+        level: the effect is an accuracy level (%, e.g. the lowest final accuracy, whose null is chance), not a
+            difference in points.
     """
 
     text: str
@@ -128,6 +130,7 @@ class Claim:
     experiment: str = ""
     report: str = ""
     label: str = ""  # a short form for narrow tables; the text when empty
+    level: bool = False
 
     @property
     def short(self) -> str:
@@ -295,9 +298,10 @@ def claims_table(judgements: list[Judgement]):
             rows.append([j.claim.short, kind, size_text(j.claim), "—", "—", j.verdict])
             continue
         d = c.diff
-        interval = "—" if d.n < 2 else f"[{_signed(d.low)}, {_signed(d.high)}]"
-        rows.append([j.claim.short, kind, size_text(j.claim), _signed(d.mean), interval, f"**{j.verdict}**"])
-    header = ["claim", "family", "needs", "mean (points)", "95 % interval", "verdict"]
+        show = (lambda x: f"{x:.1f} %") if j.claim.level else _signed  # a level is an accuracy, not a difference
+        interval = "—" if d.n < 2 else f"[{show(d.low)}, {show(d.high)}]"
+        rows.append([j.claim.short, kind, size_text(j.claim), show(d.mean), interval, f"**{j.verdict}**"])
+    header = ["claim", "family", "needs", "mean (points or %)", "95 % interval", "verdict"]
     return markdown(markdown_table(header, rows, "llrrrl"))
 
 

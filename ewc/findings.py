@@ -49,6 +49,7 @@ def report_findings(tasks: int) -> list[Claim]:
             ("ewc-all", lowest_final),
             size=90.0,
             null=10.0,
+            level=True,
             primary=True,
             experiment="Exp. 2",
             label="Exp. 2: with EWC, every task ends ≥ 90 %",
