@@ -172,7 +172,7 @@ def _cell(j) -> str:
         return "not run yet"
     word = SHORT_VERDICTS.get(j.verdict.removesuffix(" (one run)"), j.verdict)
     mean = sum(j.effects) / len(j.effects)
-    value = f"{mean:.1f} %" if j.claim.null else f"{mean:+.1f}".replace("-", "−")
+    value = f"{mean:.1f} %" if j.claim.level else f"{mean:+.1f}".replace("-", "−")
     return f"{word} ({value})"
 
 

@@ -156,13 +156,15 @@ def execute_chapter(name: str, source: Path, profile: str, out_dir: Path) -> Pat
     pm["output_path"] = relative(out_dir / f"{name}.ipynb")
     for key in ("start_time", "end_time", "duration"):  # keep reruns' diffs to what changed
         pm.pop(key, None)
+    parameters = next((c.metadata.get("tags", []) for c in nb.cells if "parameters" in c.metadata.get("tags", [])), [])
+    shown_as = [t for t in parameters if t in ("hide-input", "remove-input")] or ["hide-input"]
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i}"  # papermill's injected cell arrives with a random id
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "hide-input" not in tags:
-            cell.metadata["tags"] = tags + ["hide-input"]  # shown folded in the book, like the parameters cell
+        if "injected-parameters" in tags:  # shown (folded or not at all) as the chapter shows its parameters cell
+            cell.metadata["tags"] = [t for t in tags if t not in ("hide-input", "remove-input")] + shown_as
     out = out_dir / f"{name}.ipynb"
     _write_notebook(nb, out)
     (out_dir / f"{name}.error.ipynb").unlink(missing_ok=True)

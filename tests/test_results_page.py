@@ -1,6 +1,8 @@
 """The results pages' Readings are written from the runs beside them: every number they cite is the hand-computed
 mean of made-up runs, and the finding's sentence carries its verdict and interval."""
 
+import types
+
 import pytest
 
 from ewc import claims, findings
@@ -96,3 +98,27 @@ def test_an_unresolved_finding_whose_interval_clears_the_bar_says_holm_stopped_i
     together = dataclasses.replace(alone, adjusted=(0.04, 0.99, 0.001))
     assert together.verdict == claims.UNRESOLVED
     assert "Holm's adjusted p = 0.040, above 0.025" in verdict_sentence(together, "seeds 0–4")
+
+
+def test_page_one_headline_answers_from_the_runs(runs, monkeypatch):
+    """The answer's numbers are the three modes' mean ACC, its 'Yes' the verdict of the finding that EWC beats no
+    penalty; without that verdict it does not say yes."""
+    from ewc import chapter, results_page
+
+    runs = {mode: {s: by_seed[s % 2] for s in range(6)} for mode, by_seed in runs.items()}  # same means, resolved
+    judged = claims.judge_all(findings.report_findings(5), runs)
+    monkeypatch.setattr(chapter, "modes", lambda profile, labels: runs)
+    monkeypatch.setattr(chapter, "judged_claims", lambda profile: (judged, []))
+    monkeypatch.setattr(chapter, "verdict_runs", lambda profile: (runs, "seeds 0–1"))
+    monkeypatch.setattr(chapter, "glance_summary", lambda profile: types.SimpleNamespace(data="(the counts)"))
+    text = results_page.headline("quick")
+    assert "ACC of 91.2 % against 55.0 % without a penalty" in text and "previous task only with 86.8 %" in text
+    assert text.startswith("**Does EWC work?** Yes: on this book's runs (quick profile, seeds 0–5)")
+    assert "beats no penalty by ≥ 15 points holds at the report's size on the seeds 0–1" in text
+    assert text.endswith("**Does this book reproduce the report?** (the counts)")
+    flat = {**runs, "ewc-all": runs["none"], "ewc-previous": runs["none"]}
+    monkeypatch.setattr(chapter, "modes", lambda profile, labels: flat)
+    monkeypatch.setattr(
+        chapter, "judged_claims", lambda profile: (claims.judge_all(findings.report_findings(5), flat), [])
+    )
+    assert results_page.headline("quick").startswith("**Does EWC work?** Not shown here")
