@@ -13,7 +13,7 @@ import json
 import re
 from functools import cache
 
-from ewc import claims, findings, fingerprint, results, suites
+from ewc import claims, findings, fingerprint, plots, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.cost_tables import run_minutes
 from ewc.errors import EwcError
@@ -309,6 +309,33 @@ def rerun_check(profile: str, current_only: bool = False) -> dict | None:
     return None if current_only and not report["current"] else report
 
 
+#: How the reader is told a run's settings where they differ from its profile's (``run_label``).
+FIELD_WORDS = {
+    "lam": lambda v: f"λ = {v:g}",
+    "arch": lambda v: "MLP" if v == "mlp" else "CNN",
+    "permutation": lambda v: f"{v} permutations",
+    "fresh_optimizer": lambda v: "a fresh Adam per task" if v else "one Adam carried across tasks",
+    "tasks": lambda v: f"{v} tasks",
+    "epochs": lambda v: f"{v} epochs per task",
+    "train_size": lambda v: f"{v:,} training images",
+    "gamma": lambda v: f"γ = {v:g}",
+}
+
+
+def run_label(suite_name: str, run: str) -> str:
+    """A run of a suite in the reader's words: 'No penalty, one Adam carried across tasks, seed 1' (its mode, each
+    setting in which the suite's runs differ, its seed), never its file name."""
+    configs = [c.to_dict() for c in suites.suite(suite_name).runs.values()]
+    config = suites.suite(suite_name).runs[run].to_dict()
+    moot = {"lam", "gamma", "fisher_samples", "fisher_kind"} if config["mode"] == "none" else set()  # no penalty
+    varying = [
+        f for f in config if f not in ("profile", "mode", "seed", *moot) and len({str(c[f]) for c in configs}) > 1
+    ]
+    words = [plots.MODE_TITLES.get(config["mode"], config["mode"])]
+    words += [FIELD_WORDS.get(f, lambda v, f=f: f"{f.replace('_', ' ')} {v}")(config[f]) for f in varying]
+    return ", ".join(words + [f"seed {config['seed']}"])
+
+
 def suite_status(name: str, missing: list[str], runs: dict[str, dict[int, dict]] | None = None):
     """A line saying how much of suite ``name`` has been run, and the command that runs the rest; with its complete
     ``runs`` (``suite_progress``), also how long each took where it was trained (Markdown)."""
@@ -319,6 +346,6 @@ def suite_status(name: str, missing: list[str], runs: dict[str, dict[int, dict]]
     return markdown(
         f"**{total - len(missing)} of {total} runs of suite `{name}` are complete**{cost}; the rest are made by "
         f"`python -m ewc suite {name}` (resumable; `--dry-run` lists them with a time estimate). Missing: "
-        + ", ".join(f"`{m}`" for m in missing[:12])
+        + "; ".join(run_label(name, m) for m in missing[:12])
         + (" …" if len(missing) > 12 else "")
     )

@@ -71,3 +71,14 @@ def test_the_reading_cites_its_numbers_and_pairs_seeds():
     inside = "the report's 32.1 outside that range"  # 32.1 > 32.0
     assert inside in text
     assert "No run" in forgetting.reading({"none_fresh-adam": {}, "none_carried-adam": {}})
+
+
+def test_a_missing_run_is_named_in_the_readers_words():
+    """Never the run's file name: its mode, the settings in which its suite's runs differ, its seed."""
+    from ewc import chapter
+
+    assert chapter.run_label("forgetting", "none_carried-adam/seed-0") == (
+        "No penalty, one Adam carried across tasks, seed 0"
+    )
+    assert chapter.run_label("paper", "ewc-previous/seed-0") == "EWC on the previous task only, seed 0"
+    assert chapter.run_label("report-scale", "none/seed-1") == "No penalty, seed 1"  # λ means nothing without a penalty
