@@ -300,6 +300,8 @@ def claims_table(judgements: list[Judgement]):
         d = c.diff
         show = (lambda x: f"{x:.1f} %") if j.claim.level else _signed  # a level is an accuracy, not a difference
         interval = "—" if d.n < 2 else f"[{show(d.low)}, {show(d.high)}]"
+        if j.claim.level and d.n >= 2 and (d.low < 0 or d.high > 100):  # an accuracy's interval past 0-100 %
+            interval = "seeds: " + ", ".join(f"{v:.1f}" for v in j.effects)
         rows.append([j.claim.short, kind, size_text(j.claim), show(d.mean), interval, f"**{j.verdict}**"])
     header = ["claim", "family", "needs", "mean (points or %)", "95 % interval", "verdict"]
     return markdown(markdown_table(header, rows, "llrrrl"))

@@ -122,3 +122,27 @@ def test_page_one_headline_answers_from_the_runs(runs, monkeypatch):
         chapter, "judged_claims", lambda profile: (claims.judge_all(findings.report_findings(5), flat), [])
     )
     assert results_page.headline("quick").startswith("**Does EWC work?** Not shown here")
+
+
+def test_a_level_claims_interval_past_100_percent_shows_the_seeds(runs):
+    """Two seeds whose lowest tasks end at 89 and 88 %: t(1) makes the interval reach past 100 %; the table shows
+    the two values instead."""
+    two = {"ewc-all": {0: run(0.95, 0.94, [0.95, 0.92, 0.91, 0.90, 0.95]), 1: run(0.93, 0.92, [0.80] * 5)}}
+    lowest = next(j for j in claims.judge_all(findings.report_findings(5), two) if j.claim.level)
+    table = claims.claims_table([lowest]).data
+    assert "seeds: 90.0, 80.0" in table and "[" not in table.split("\n")[-1]
+
+
+def test_the_scale_reading_cites_task_1s_loss_and_the_accs(runs):
+    from ewc import scale_page
+
+    for by_seed in runs.values():
+        for r in by_seed.values():
+            r["config"] = {"epochs": 5}
+    judged = claims.judge_all(findings.report_findings(5), runs)
+    text = scale_page.reading(runs, judged, quick_loss=36.1)
+    fig3 = report_matrix("none")
+    assert "but 5 of its 30 epochs per task, task 1 is learned to 95.0 % and loses 36.0 points" in text
+    assert f"the report {fig3[0][0] - fig3[1][0]:.1f} over 30 epochs, the quick profile 36.1" in text
+    assert "no penalty ends at an ACC of 55.0 %" in text and "EWC on every task at 91.2 %" in text
+    assert "on the previous task only at 86.8 %" in text
