@@ -1,16 +1,14 @@
-"""What the book's runs and benchmarks cost, as the chapters print it: minutes per run, seconds per pass and per
-Fisher diagonal, the benches of ``ewc.bench`` (a training step's parts, the penalty, the Fisher, stock Keras against
-the trainer) and the last complete book run (``ewc.book_run``).
+"""What the book's runs and benchmarks cost, as the chapters print it: minutes per run, the last complete book run
+(``ewc.book_run``) and the engineering appendix's measurements (the benches of ``ewc.bench``). The report's claims
+about cost are judged in ``ewc.cost_claims``.
 
-Every function takes a results dict, a bench's dict or a book-run record and returns text (``run_minutes``) or
-Markdown (``ewc.markdown``). Each bench table ends with the CPU, cores and load it was measured on, since its
-figures hold for that machine only.
+Every function takes results dicts, a bench's dict or a book-run record and returns text (``run_minutes``) or
+Markdown (``ewc.markdown``), naming the machine a bench ran on, since its figures hold for that machine only.
 """
 
 from __future__ import annotations
 
 from ewc.markdown import markdown, markdown_table
-from ewc.tables import passes_per_task
 
 
 def run_minutes(runs: dict[str, dict[int, dict]]) -> str:
@@ -26,26 +24,6 @@ def run_minutes(runs: dict[str, dict[int, dict]]) -> str:
         return ""
     low, high = f"{min(minutes):.0f}", f"{max(minutes):.0f}"
     return f"each took {low if low == high else f'{low}–{high}'} min of training, Fisher and evaluation"
-
-
-def timing_table(result):
-    """Seconds per pass over a task's training images (an epoch) and for each Fisher diagonal, task by task, from a
-    results file's timings."""
-    t, passes = result["timings"], passes_per_task(result["config"])
-    rows = []
-    for k, train_s in enumerate(t["train_s"]):
-        epoch_s = train_s / passes
-        fisher_s = t["fisher_s"][k] if k < len(t["fisher_s"]) else None
-        rows.append(
-            [
-                f"task {k + 1}",
-                f"{epoch_s:.1f}",
-                "—" if fisher_s is None else f"{fisher_s:.2f}",
-                "—" if fisher_s is None else f"{fisher_s / epoch_s:.3f}",
-            ]
-        )
-    header = ["", "one pass over the task's images (s)", "Fisher diagonal (s)", "Fisher / pass"]
-    return markdown(markdown_table(header, rows))
 
 
 def book_run_table(record: dict | None):
@@ -74,103 +52,23 @@ def book_run_table(record: dict | None):
     return markdown(markdown_table([f"`python -m ewc book --profile {record['profile']}`", ""], rows))
 
 
-def _bench_note(b: dict) -> str:
-    m = b.get("machine") or {}
-    where = f"{m.get('cpu_model', 'unknown CPU')}, {b['cpu_count']} cores" + (
-        f", XLA_FLAGS={m['xla_flags']}" if m.get("xla_flags") else ""
-    )
-    return (
-        f"\n\n*{b['arch']}, batch {b['batch_size']}, median of {b['rounds']} interleaved rounds on {where} "
-        f"(load {b['load_before']:.1f} → {b['load_after']:.1f}).*"
-    )
-
-
-def penalty_bench_table(b: dict):
-    """Train-step time (ms) by number of consolidated tasks K, from ``ewc.bench.bench_penalty``'s dict."""
-    rows = [
-        [
-            k,
-            f"{b['step_ms_none']:.1f}",
-            f"{b[f'step_ms_online_k{k}']:.1f} ({b[f'ratio_online_k{k}']:.2f}×)",
-            f"{b[f'step_ms_all_k{k}']:.1f} ({b[f'ratio_all_k{k}']:.2f}×)" if f"step_ms_all_k{k}" in b else "not timed",
-        ]
-        for k in b["ks"]
-    ]
-    table = markdown_table(
-        [
-            "consolidated tasks K",
-            "no penalty (ms/step)",
-            "online EWC (ms/step, × none)",
-            "per-task sum (ms/step, × none)",
-        ],
-        rows,
-    )
-    return markdown(table + _bench_note(b))
-
-
-def fisher_bench_table(b: dict, config=None):
-    """Throughput of the fast Fisher, the per-example loop and a training pass, from ``ewc.bench.bench_fisher``;
-    with ``config``, also one Fisher diagonal as a fraction of one training epoch of that configuration."""
-    rows = [
-        ["fast Fisher diagonal", f"{b['fast_samples_per_s']:.0f}", f"{b['fisher_samples']}"],
-        ["per-example loop (reference)", f"{b['loop_samples_per_s']:.0f}", f"{b['loop_samples']}"],
-        ["training pass (compiled step)", f"{b['train_samples_per_s']:.0f}", f"{b['train_samples']}"],
-    ]
-    table = markdown_table(["", "images per second", "images timed"], rows)
-    lines = [
-        f"The fast path is {b['speedup_vs_loop']:.0f}× the loop; per image, a Fisher costs "
-        f"{b['cost_vs_train_pass']:.2f}× a training step."
-    ]
-    if config is not None:
-        share = b["cost_vs_train_pass"] * config.fisher_samples / config.train_size
-        lines.append(
-            f"With profile `{config.profile}` ({config.fisher_samples} Fisher images, {config.train_size} "
-            f"training images per epoch) one Fisher diagonal costs about {100 * share:.0f} % of one epoch."
-        )
-    return markdown(table + _bench_note(b) + "\n\n" + " ".join(lines))
-
-
-def train_bench_table(b: dict):
-    """Steady-state training throughput of stock Keras (``compile`` + ``fit``: the report's way in a process of its
-    own, with the BFC allocator ``ewc`` switches on, and with ``jit_compile=True``) and of the trainer, from
-    ``ewc.bench.bench_train``'s dict; speed-ups against the fastest stock-Keras variant of the same run."""
-    k = b["k"]
-    best = max(b["fit_samples_per_s"], b["fit_bfc_samples_per_s"], b["fit_xla_samples_per_s"])
-    rows = [
-        [label, f"{b[key]:.0f}", f"{b[key] / best:.2f}"]
-        for label, key in (
-            (
-                "Keras `fit`, no XLA, own process, TensorFlow's default allocator (the report's code)",
-                "fit_samples_per_s",
-            ),
-            ("Keras `fit`, no XLA, with the BFC allocator", "fit_bfc_samples_per_s"),
-            ("Keras `fit` with `jit_compile=True`", "fit_xla_samples_per_s"),
-            ("trainer, no penalty", "trainer_samples_per_s"),
-            (f"trainer, online EWC, K = {k}", f"trainer_online_k{k}_samples_per_s"),
-            (f"trainer, per-task sum, K = {k}", f"trainer_all_k{k}_samples_per_s"),
-        )
-    ]
-    table = markdown_table(["", "images per second", "× the fastest `fit`"], rows)
+def engineering_numbers(train: dict, step: dict, fisher: dict):
+    """The measurements behind the engineering appendix, as one paragraph: the trainer's throughput against stock
+    Keras (``ewc.bench.bench_train``), the forward-and-backward share of its step and the bound that share puts on
+    its lead over ``fit`` with XLA (``bench_step``: XLA compiles those passes alike for both, so the trainer can only
+    save the rest of ``fit``'s step), and the fast Fisher against the per-example loop (``bench_fisher``)."""
+    fit_xla_ms = 1000 * train["batch_size"] / train["fit_xla_samples_per_s"]
     return markdown(
-        table + _bench_note(b) + f"\n\nThe trainer is {b['speedup_vs_best_fit']:.2f}× the fastest stock-Keras "
-        f"variant of this run; online EWC at K = {k} trains at {b[f'online_k{k}_vs_plain']:.2f}× the speed of "
-        "no penalty. Ratios come from one run on one machine (named above); other machines give other ratios."
+        f"Measured on {_machine(train)}: the trainer trains {train['trainer_samples_per_s']:.0f} images per second, "
+        f"Keras `fit` as the report's code runs it {train['fit_samples_per_s']:.0f} and `fit` with XLA "
+        f"{train['fit_xla_samples_per_s']:.0f} ({train['speedup_vs_fit_xla']:.2f}× the latter). The forward and "
+        f"backward passes take {step['ms_gradient']:.0f} ms of the trainer's {step['ms_step']:.0f} ms step, so no "
+        f"training loop can beat `fit` with XLA ({fit_xla_ms:.0f} ms per step) by more than "
+        f"{fit_xla_ms / step['ms_gradient']:.2f}×. The fast Fisher is {fisher['speedup_vs_loop']:.0f}× the "
+        "per-example loop."
     )
 
 
-def step_bench_table(b: dict):
-    """Where a training step's time goes, from ``ewc.bench.bench_step``'s dict (Markdown)."""
-    step = b["ms_step"]
-
-    def share(ms: float) -> str:
-        return f"{100 * ms / step:.0f} %"
-
-    rows = [
-        ["forward pass and loss", f"{b['ms_forward']:.1f}", share(b["ms_forward"])],
-        ["backward pass (gradient − forward)", f"{b['ms_backward']:.1f}", share(b["ms_backward"])],
-        ["Adam and joining the parts (step − gradient)", f"{b['ms_step_rest']:.1f}", share(b["ms_step_rest"])],
-        ["**the trainer's step** (no penalty)", f"**{step:.1f}**", "100 %"],
-        ["the Adam update alone, on stored gradients", f"{b['ms_update']:.1f}", share(b["ms_update"])],
-        ["online EWC's penalty (online step − step)", f"{b['ms_penalty']:+.1f}", share(b["ms_penalty"])],
-    ]
-    return markdown(markdown_table(["part of a step", "ms per step", "share of the step"], rows) + _bench_note(b))
+def _machine(b: dict) -> str:
+    m = b.get("machine") or {}
+    return f"{m.get('cpu_model', 'an unrecorded CPU')} ({b['cpu_count']} cores, one run of each bench)"
