@@ -7,6 +7,8 @@ is missing or was made by code whose science fingerprint differs from this check
 import os
 from pathlib import Path
 
+import pytest
+
 from ewc.console import quiet_kernels
 
 ROOT = Path(__file__).resolve().parent
@@ -22,3 +24,10 @@ def pytest_collection_finish(session):
         from ewc.fingerprint import cached_fingerprint
 
         cached_fingerprint()
+
+
+def pytest_collection_modifyitems(items):
+    """The published chapters under nbval, and every test that reads the built book, are slow (see pytest.ini)."""
+    for item in items:
+        if str(item.fspath).endswith(".ipynb") or "built_book" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

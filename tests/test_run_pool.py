@@ -11,6 +11,8 @@ from ewc import run_pool
 from ewc.experiment import task1_key
 from ewc.suites import suite
 
+pytestmark = pytest.mark.slow  # Snakemake, worker processes or the whole smoke book
+
 
 def tiny_runs(root):
     s = suite("tiny")

@@ -13,6 +13,8 @@ from helpers import ROOT
 
 from ewc.rerun import checked_lines, is_verdict
 
+pytestmark = pytest.mark.slow  # Snakemake, worker processes or the whole smoke book
+
 REFERENCE = ROOT / "tests" / "reference" / "smoke-checked-lines.json"
 EXPECTED_STDERR = re.compile(
     r"^(runs: .*|bench: \w+ \(smoke\) \.\.\.|chapter \d+/\d+: \w+ \(\d+ s\)|built .*index\.html \(\d+ pages\))$"

@@ -28,6 +28,8 @@ from ewc.suites import (
     suite,
 )
 
+pytestmark = pytest.mark.slow  # Snakemake, worker processes or the whole smoke book
+
 SMOKE_RUNS = ["none/seed-0", "none/seed-1", "ewc-all/seed-0", "ewc-all/seed-1"]
 
 
