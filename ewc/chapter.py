@@ -297,6 +297,41 @@ def calibration_candidates() -> tuple[dict[str, dict[str, dict[int, dict]]], lis
     return candidates, missing
 
 
+def calibration_choice(profile: str = "quick") -> str | None:
+    """The label of the ``calibration`` candidate that the profile is (its runs are that candidate's runs, seed for
+    seed), or None when the profile is none of them."""
+    for candidate in suites.CALIBRATION_CANDIDATES:
+        if all(candidate.config(m, s) == config(profile, mode=m, seed=s) for m in candidate.modes for s in (0, 1)):
+            return candidate.label
+    return None
+
+
+def _seed_range(seeds) -> str:
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def seed_plan(profile: str):
+    """Which seeds the report's findings are judged on, in a sentence (the ``verdict_runs`` rule, Markdown): at
+    ``quick``, the ``confirmation`` suite's fresh seeds once all its runs are trained, else the seeds the profile
+    was calibrated on; at another profile, its own seeds."""
+    own = _seed_range(range(suites.BOOK_SEEDS[profile][0]))
+    if profile != "quick":
+        return markdown(f"At the `{profile}` profile the report's findings are judged on its seeds {own}.")
+    total = len(suites.suite("confirmation").runs)
+    _, missing = suite_progress("confirmation")
+    fresh = _seed_range(suites.CONFIRMATION_SEEDS)
+    text = f"The report's findings are judged on seeds {fresh}, which the calibration on seeds {own} never saw"
+    if not missing:
+        return markdown(text + ".")
+    return markdown(
+        text + f", once all {total} of their runs are trained ({total - len(missing)} so far); until then on seeds "
+        f"{own}, and each chapter says which."
+    )
+
+
 def rerun_check(profile: str, current_only: bool = False) -> dict | None:
     """The last ``--check-against-published`` report of ``profile``, or None. Its ``current`` says whether it checked
     the profile's present values (a report made before the profile changed, or one too old to record them, did

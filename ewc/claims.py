@@ -315,6 +315,26 @@ def floors_summary(judgements: list[Judgement]) -> str:
     return text + (f"; not met: {'; '.join(missed)}" if missed else "")
 
 
+def floors_table(judged: dict[str, list[Judgement]], chosen: str | None = None):
+    """One row per candidate (``{candidate: judgements of the same floors}``): the seeds it was judged on and how
+    many of the floors it could be judged on it meets; the ``chosen`` one in bold, followed by the floors it misses
+    (Markdown)."""
+    rows = []
+    for name, judgements in judged.items():
+        floored = [j for j in judgements if j.claim.floor is not None and j.comparison is not None]
+        seeds = sorted({s for j in floored for s in j.seeds})
+        met = sum(bool(j.floor_met) for j in floored)
+        label = f"**{name} (chosen)**" if name == chosen else name
+        span = "—" if not seeds else f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 2 else ", ".join(map(str, seeds))
+        rows.append([label, span, f"{met} of {len(floored)}" if floored else "no runs"])
+    text = markdown_table(["candidate (images × passes, λ)", "seeds", "floors met"], rows, "lrr")
+    floored = [j for j in judged.get(chosen, []) if j.claim.floor is not None and j.comparison is not None]
+    if floored:
+        missed = [j.claim.text for j in floored if not j.floor_met]
+        text += "\n\nThe chosen candidate " + (f"misses: {'; '.join(missed)}." if missed else "meets every floor.")
+    return markdown(text)
+
+
 def candidates_table(judged: dict[str, list[Judgement]], mark: str = "floor"):
     """One row per claim, one column per candidate (``{candidate: judgements of the same claims}``): the mean
     difference, its 95 % interval and ``mark``: "floor", for a claim with a floor, whether it is met; "verdict",

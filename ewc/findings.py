@@ -120,7 +120,7 @@ def _acc_claim(text: str, a: str, b: str, report_difference: float, experiment: 
 
 
 def calibration_floors(tasks: int) -> list[Claim]:
-    """The claims whose floors the ``quick`` profile was calibrated against (the Experiments chapter), as they were
+    """The claims whose floors the ``quick`` profile was calibrated against (the book's Appendix B), as they were
     stated then: the direction of each finding, with a bar on its mean. Kept unchanged, so the calibration's record
     reads as it was made; the book's verdicts come from ``report_findings``."""
     claims = [

@@ -21,10 +21,10 @@ Suites (built when asked for, so that a suite needing fields this version of Run
 * ``calibration``: candidates for the ``quick`` profile (``CALIBRATION_CANDIDATES``), each over the book's five
   seeds at the same cost per task: the profile's values before the calibration (4,000 images x 4 epochs per task,
   λ 1,000) with the report's three experiments; other λ with EWC on every task (its floors are the ones that
-  failed); 16,000 distinct images seen once, with the three experiments. The Experiments chapter compares their seed
-  spreads with the calibration's floors. Run names carry λ and the images (``ewc-all_lam-500/seed-2``,
-  ``none_images-16000/seed-0``), and configs pin the values the calibration was about, so neither changes when
-  the profile does.
+  failed); 16,000 distinct images seen once, with the three experiments. The book's Appendix B
+  (``book/appendix_calibration.md``) counts the floors each meets. Run names carry λ and the images
+  (``ewc-all_lam-500/seed-2``, ``none_images-16000/seed-0``), and configs pin the values the calibration was about,
+  so neither changes when the profile does.
 * ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200, a fresh
   Adam for every task and the Fisher over all training images, as the report's code does), modes none, ewc-all,
   ewc-previous, seed 0; the three share task 1.

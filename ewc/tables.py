@@ -102,6 +102,70 @@ def protocol_table(config, report_config):
     )
 
 
+def power_of_ten(x: float) -> str:
+    """A learning rate as a reader writes it: 1e-4 -> '10⁻⁴', 0.0035 -> '3.5·10⁻³', 0.5 -> '0.5', 1000 -> '1000'."""
+    if x == 0 or abs(x) >= 0.1:
+        return f"{x:g}"
+    mantissa, exponent = f"{x:.3e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    power = "10" + str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return power if mantissa == "1" else f"{mantissa}·{power}"
+
+
+def settings_table(config, report_config):
+    """The settings of a profile that a reader needs, in words, beside the report's (the ``paper`` profile) with where
+    the report states each (its Appendix A, a figure, its code, or not at all); "same" where the profile keeps the
+    report's value. One row per setting: network, tasks, training per task, training and test images per task, when
+    accuracy is measured, batch, optimizer (and whether its state is reset for each task), learning rate, λ and the
+    Fisher (Markdown)."""
+
+    def values(c) -> dict[str, str]:
+        net = "the CNN" if c.arch == "cnn" else f"MLP {'-'.join(map(str, [c.image_size**2, *c.mlp_hidden, 10]))}"
+        perm = "pixel" if c.permutation == "pixel" else f"{c.block_size}×{c.block_size}-block"
+        first = f"{c.tasks} {perm} permutations of MNIST" if c.permute_first else "MNIST"
+        tasks = first if c.permute_first else f"{first}, then {c.tasks - 1} {perm} permutations"
+        if c.iterations:
+            passes = passes_per_task(c.to_dict())
+            length = f"{c.iterations:,} steps ({'each image seen once' if passes == 1 else f'{passes:.3g} passes'})"
+            measured = f"{c.epochs} times per task"
+        else:
+            length = f"{c.epochs} epochs"
+            measured = "after every epoch"
+        return {
+            "network": net,
+            "tasks": tasks + ("" if c.image_size == 28 else f", padded to {c.image_size}×{c.image_size}"),
+            "training per task": length,
+            "training images per task": f"{c.train_size:,}",
+            "test images per task": f"{c.test_size:,}",
+            "accuracy measured": measured,
+            "batch": f"{c.batch_size}",
+            "optimizer": "Adam",
+            "Adam's state between tasks": "reset" if c.fresh_optimizer else "kept",
+            "learning rate": power_of_ten(c.lr),
+            "λ": f"{c.lam:,.0f}" if c.lam >= 1 else f"{c.lam:g}",
+            "Fisher": f"{c.fisher_kind}, {c.fisher_samples:,} images",
+        }
+
+    where = {  # where the report states its value
+        "network": "Appendix A",
+        "tasks": "Fig. 2",
+        "training per task": "Appendix A",
+        "training images per task": "not stated: all assumed",
+        "test images per task": "not stated: all assumed",
+        "accuracy measured": "Figs 3–5",
+        "batch": "Appendix A",
+        "optimizer": "Appendix A",
+        "Adam's state between tasks": "its code",
+        "learning rate": "Appendix A",
+        "λ": "Appendix A",
+        "Fisher": "its code",
+    }
+    mine, theirs = values(config), values(report_config)
+    rows = [[k, f"{theirs[k]} ({where[k]})", "same" if mine[k] == theirs[k] else mine[k]] for k in mine]
+    header = ["setting", "the report (where it says so)", f"this book (`{config.profile}`)"]
+    return markdown(markdown_table(header, rows, "lll"))
+
+
 def _value(v) -> str:
     if isinstance(v, (list, tuple)):
         return "×".join(map(str, v))

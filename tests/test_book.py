@@ -41,7 +41,7 @@ def run_book(*args, timeout=900, env=None):
 
 def test_toc_lists_every_page_once_and_all_exist():
     files = site.toc_files()
-    assert len(files) == len(set(files)) == 16
+    assert len(files) == len(set(files)) == 17
     assert files[0].name == "intro.md" and files[-1].name == "appendix_engineering.md"
     on_disk = {p.name for p in (ROOT / "book").glob("*.md")}
     assert on_disk == {p.name for p in files}, "every page is in _toc.yml and vice versa"

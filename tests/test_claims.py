@@ -156,3 +156,24 @@ def test_candidates_side_by_side_and_their_floors_summarized():
     assert "met" not in "".join(by_verdict[2:])
     with pytest.raises(ValueError, match="mark"):
         claims.candidates_table(judged, mark="verdicts")
+
+
+def test_floors_table_counts_each_candidates_floors_and_names_what_the_chosen_one_misses():
+    """The same hand-made runs as the candidates test: 'good' meets its 5 judged floors (Exp. 1, Exp. 2's ACC and
+    three tasks above 80 %), 'weak' (every task ends at 70-73 %) only the first two."""
+    none = {s: three_tasks(0.95, 0.3 + 0.01 * s, 0.5) for s in range(4)}
+    good = {"none": none, "ewc-all": {s: three_tasks(0.95, 0.02, 0.9 + 0.01 * s) for s in range(4)}}
+    weak = {"none": none, "ewc-all": {s: three_tasks(0.95, 0.02, 0.7 + 0.01 * s) for s in range(4)}}
+    floors = findings.calibration_floors(3)
+    judged = {"good": claims.judge_all(floors, good), "weak": claims.judge_all(floors, weak), "none yet": []}
+    lines = claims.floors_table(judged, chosen="weak").data.splitlines()
+    assert lines[0] == "| candidate (images × passes, λ) | seeds | floors met |"
+    assert lines[2:5] == [
+        "| good | 0–3 | 5 of 5 |",
+        "| **weak (chosen)** | 0–3 | 2 of 5 |",
+        "| none yet | — | no runs |",
+    ]
+    assert lines[-1].startswith("The chosen candidate misses: Exp. 2: under EWC on every task, task 1 ends above 80 %")
+    assert lines[-1].count("ends above 80 %") == 3
+    assert claims.floors_table(judged, chosen="good").data.endswith("The chosen candidate meets every floor.")
+    assert "chosen" not in claims.floors_table(judged).data

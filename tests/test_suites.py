@@ -524,3 +524,22 @@ def test_suite_runs_at_gathers_one_lambdas_seeds_from_the_grid_and_the_calibrate
     assert suite_runs_at("report-scale", {"ewc-all_lam-2000": {1: a}}, "ewc-all", 2000.0) == (
         {1: a} if calibrated == 2000.0 else {}
     )
+
+
+def test_the_profile_knows_its_calibration_candidate_and_which_seeds_judge_it(monkeypatch):
+    """quick is the candidate with 16,000 images seen once at λ 1,000 (the test above), smoke none; the report's
+    findings are judged on the confirmation seeds only once all their runs are trained."""
+    from ewc import chapter
+    from ewc.suites import CONFIRMATION_SEEDS
+
+    assert chapter.calibration_choice("quick") == "16,000 images × 1, λ = 1,000"
+    assert chapter.calibration_choice("smoke") is None
+    total = 3 * len(CONFIRMATION_SEEDS)
+    monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, ["none/seed-5", "ewc-all/seed-9"]))
+    partial = chapter.seed_plan("quick").data
+    assert partial.startswith("The report's findings are judged on seeds 5–14, which the calibration on seeds 0–4")
+    assert f"once all {total} of their runs are trained ({total - 2} so far); until then on seeds 0–4" in partial
+    monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, []))
+    assert chapter.seed_plan("quick").data.endswith("on seeds 0–4 never saw.")
+    smoke = chapter.seed_plan("smoke").data
+    assert smoke == "At the `smoke` profile the report's findings are judged on its seeds 0, 1."

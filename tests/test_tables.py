@@ -217,3 +217,36 @@ def test_run_minutes_sums_each_runs_recorded_task_times_not_its_last_process_wal
     assert both == "each took 21–24 min of training, Fisher and evaluation"
     assert cost_tables.run_minutes({"none": none}) == "each took 21 min of training, Fisher and evaluation"
     assert cost_tables.run_minutes({}) == ""
+
+
+def test_power_of_ten_writes_rates_as_a_reader_does():
+    assert tables.power_of_ten(1e-4) == "10⁻⁴"
+    assert tables.power_of_ten(0.0035) == "3.5·10⁻³"
+    assert tables.power_of_ten(2.5e-5) == "2.5·10⁻⁵"
+    assert tables.power_of_ten(0.5) == "0.5" and tables.power_of_ten(1000.0) == "1000"
+
+
+def test_settings_table_puts_the_profile_beside_the_report_in_words():
+    """The quick profile against the paper profile (the report's Appendix A), read row by row: what the profile keeps
+    says "same", what it changes shows its value, and every report value says where the report states it."""
+    from ewc.config import make_config
+
+    text = tables.settings_table(make_config("quick"), make_config("paper")).data
+    rows = {line.split(" | ")[0].lstrip("| "): line.strip("| ").split(" | ")[1:] for line in text.splitlines()[2:]}
+    assert text.splitlines()[0] == "| setting | the report (where it says so) | this book (`quick`) |"
+    assert rows["network"] == ["the CNN (Appendix A)", "same"]
+    assert rows["tasks"] == ["MNIST, then 4 pixel permutations (Fig. 2)", "same"]
+    # 250 steps x 64 images = 16,000 images: each seen once
+    assert rows["training per task"] == ["30 epochs (Appendix A)", "250 steps (each image seen once)"]
+    assert rows["training images per task"] == ["60,000 (not stated: all assumed)", "16,000"]
+    assert rows["accuracy measured"] == ["after every epoch (Figs 3–5)", "4 times per task"]
+    assert rows["Adam's state between tasks"] == ["reset (its code)", "kept"]
+    assert rows["learning rate"] == ["10⁻⁴ (Appendix A)", "3.5·10⁻³"]
+    assert rows["λ"] == ["200 (Appendix A)", "1,000"]
+    assert rows["Fisher"] == ["empirical, 60,000 images (its code)", "empirical, 500 images"]
+    assert "{" not in text and "`lam`" not in text  # no dict repr, no field names
+    # half the steps over the same images: half a pass; an MLP on permuted, padded tasks
+    other = make_config("quick", iterations=125, arch="mlp", permute_first=True, image_size=32)
+    rows = tables.settings_table(other, make_config("paper")).data
+    assert "| 125 steps (0.5 passes) |" in rows and "| MLP 1024-400-400-10 |" in rows
+    assert "5 pixel permutations of MNIST, padded to 32×32" in rows
