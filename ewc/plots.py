@@ -24,6 +24,8 @@ def progress_label(config: dict) -> str:
     """What one point of an accuracy-vs-training figure is, for the x-axis: a pass over a task's training images
     (``epochs`` per task), or, where a task trains a fixed number of steps (``iterations``), a share of them."""
     per_task = config["epochs"]
+    if config.get("iterations") and per_task == 1:
+        return f"tasks trained (a point after each task's {config['iterations']} steps)"
     if config.get("iterations"):
         share = {2: "half", 4: "quarter"}.get(per_task, f"1/{per_task}")
         return f"tasks trained (a point after every {share} of a task's {config['iterations']} steps)"
@@ -94,10 +96,19 @@ def plot_seed_bands(results_by_mode: dict[str, list[dict]], ax=None, title: str 
         _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     config = next(iter(results_by_mode.values()))[0]["config"]
     x = _progress_axis(ax, config, len(next(iter(results_by_mode.values()))[0]["accuracy"]))
-    for mode, runs in results_by_mode.items():
+    styles = ("-", "--", ":", "-.")  # lines that coincide (EWC and online EWC often do) stay visible
+    for i, (mode, runs) in enumerate(results_by_mode.items()):
         curves = np.array([[100 * np.mean([v for v in row if v is not None]) for row in r["accuracy"]] for r in runs])
         mean, sd = curves.mean(axis=0), curves.std(axis=0, ddof=1 if len(runs) > 1 else 0)
-        ax.plot(x, mean, label=f"{MODE_TITLES.get(mode, mode)} (n={len(runs)})")
+        ax.plot(
+            x,
+            mean,
+            linestyle=styles[i % len(styles)],
+            linewidth=2.2 - 0.4 * (i % len(styles)),
+            marker="os^D"[i % 4],
+            markersize=4,
+            label=f"{MODE_TITLES.get(mode, mode)} (n={len(runs)})",
+        )
         ax.fill_between(x, mean - sd, mean + sd, alpha=0.25)
     ax.set(ylabel="mean accuracy over learned tasks (%)", ylim=(0, 100))
     ax.legend(loc="lower left", fontsize="small")

@@ -10,6 +10,7 @@ and returns Markdown (``ewc.markdown``) or lines for ``print``. Accuracies are i
 from __future__ import annotations
 
 from ewc.markdown import markdown, markdown_table
+from ewc.plots import MODE_TITLES
 from ewc.stats import against_published, mean_sd
 from ewc.tables import training_length
 
@@ -69,7 +70,7 @@ def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, d
     for mode, (mean, sem) in published.items():
         gap = against_published(ours.get(mode) or {}, mean, sem)
         if gap is None:
-            rows.append([mode, f"{mean:.2f} ± {sem:.2f}", "not run yet", "—"])
+            rows.append([MODE_TITLES.get(mode, mode), f"{mean:.2f} ± {sem:.2f}", "not run yet", "—"])
             continue
         diff = f"{gap.diff:+.2f}"
         if gap.n > 1:
@@ -77,7 +78,7 @@ def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, d
             diff += f" [{gap.low:+.2f}, {gap.high:+.2f}]"
         else:
             ours_text = f"{gap.ours:.2f} (1 seed)"
-        rows.append([mode, f"{mean:.2f} ± {sem:.2f}", ours_text, diff.replace("-", "−")])
+        rows.append([MODE_TITLES.get(mode, mode), f"{mean:.2f} ± {sem:.2f}", ours_text, diff.replace("-", "−")])
     header = [
         "method",
         f"{source}, ACC % (mean ± SEM)",
@@ -85,6 +86,14 @@ def benchmark_table(published: dict[str, tuple[float, float]], ours: dict[str, d
         "ours − theirs, points [95 % interval]",
     ]
     return markdown(markdown_table(header, rows, "lrrr"))
+
+
+def benchmark_verdicts_text(
+    published: dict[str, tuple[float, float]], ours: dict[str, dict[int, dict]], tolerance: float = 3.0
+) -> str:
+    """``benchmark_verdicts`` as a Markdown list in the reader's words: each method by its name, not its mode."""
+    lines = benchmark_verdicts(published, ours, tolerance)
+    return "\n".join(f"* **{MODE_TITLES.get(m, m)}**: {line.split(': ', 1)[1]}" for m, line in zip(published, lines))
 
 
 def benchmark_verdicts(
@@ -141,7 +150,8 @@ def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, floa
                 cell += f" ({chosen_by})"
             row.append(cell)
         rows.append(row)
-    return markdown(markdown_table(["λ", *[f"{m}, ACC %" for m in modes]], rows, "r" + "r" * len(modes)))
+    header = ["λ", *[f"{MODE_TITLES.get(m, m)}, ACC %" for m in modes]]
+    return markdown(markdown_table(header, rows, "r" + "r" * len(modes)))
 
 
 def rerun_check_table(report: dict | None):
