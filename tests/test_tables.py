@@ -141,10 +141,10 @@ def test_benchmark_table_puts_ours_beside_theirs_with_an_interval_of_the_differe
     lines = published_tables.benchmark_table(published, ours, "them").data.splitlines()
     assert "them, ACC % (mean ± SEM)" in lines[0]
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in lines[2:]}
-    assert rows["none"][2] == "81.00 ± 1.00 (2 seeds)"
-    assert rows["none"][3].rstrip(" |") == "+2.49 [−10.58, +15.56]"
-    assert rows["ewc-all"][2] == "95.00 (1 seed)" and rows["ewc-all"][3].rstrip(" |") == "+0.69"
-    assert rows["ewc-online"][2] == "not run yet"
+    assert rows["No penalty"][2] == "81.00 ± 1.00 (2 seeds)"
+    assert rows["No penalty"][3].rstrip(" |") == "+2.49 [−10.58, +15.56]"
+    assert rows["EWC on every previous task"][2] == "95.00 (1 seed)" and rows["EWC on every previous task"][3].rstrip(" |") == "+0.69"
+    assert rows["Online EWC (running sum)"][2] == "not run yet"
 
 
 def test_benchmark_verdicts_judge_the_whole_interval_against_the_tolerance():
@@ -179,7 +179,7 @@ def test_benchmark_verdicts_judge_the_whole_interval_against_the_tolerance():
 def test_lambda_grid_table_marks_their_choice_and_our_best():
     grid = {"ewc-all": {1.0: acc_run(0.80), 100.0: acc_run(0.93), 1e4: acc_run(0.90)}, "ewc-online": {1.0: None}}
     lines = published_tables.lambda_grid_table(grid, {"ewc-all": 500.0, "ewc-online": 100.0}).data.splitlines()
-    assert lines[0] == "| λ | ewc-all, ACC % | ewc-online, ACC % |"
+    assert lines[0] == "| λ | EWC on every previous task, ACC % | Online EWC (running sum), ACC % |"
     cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in lines[2:]}
     assert list(cells) == ["1", "100", "500", "10000"]
     assert cells["100"][0] == "**93.00**" and cells["1"][0] == "80.00"
