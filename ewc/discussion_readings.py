@@ -37,7 +37,7 @@ def seeds_text(seeds) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:.1f}"
+    return f"{x:.1f}".replace("-", "−")
 
 
 def _signed(x: float) -> str:
