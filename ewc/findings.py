@@ -184,6 +184,7 @@ def book_comparisons() -> list[Claim]:
             ("l2", acc),
             source="book",
             experiment="book",
+            label="ACC of EWC on all above the L2 pull",
         ),
         Claim(
             "the L2 pull learns new tasks less well than EWC on every task (lower 'just learned')",
@@ -192,5 +193,6 @@ def book_comparisons() -> list[Claim]:
             direction=-1,
             source="book",
             experiment="book",
+            label="the L2 pull learns new tasks less well",
         ),
     ]

@@ -20,25 +20,11 @@ MODE_TITLES = {
 }
 
 
-def progress_label(config: dict) -> str:
-    """What one point of an accuracy-vs-training figure is, for the x-axis: a pass over a task's training images
-    (``epochs`` per task), or, where a task trains a fixed number of steps (``iterations``), a share of them."""
-    per_task = config["epochs"]
-    if config.get("iterations") and per_task == 1:
-        return f"tasks trained (a point after each task's {config['iterations']} steps)"
-    if config.get("iterations"):
-        share = {2: "half", 4: "quarter"}.get(per_task, f"1/{per_task}")
-        return f"tasks trained (a point after every {share} of a task's {config['iterations']} steps)"
-    if per_task == 1:
-        return "tasks trained (a point after each task)"
-    return f"tasks trained (a point after each pass over the images, {per_task} per task)"
-
-
 def _progress_axis(ax, config: dict, points: int) -> np.ndarray:
     """Put ``points`` accuracy rows on an x-axis counted in tasks (row i at (i + 1) / epochs per task), with a line
     at every task boundary and a tick per task; returns the x positions."""
     per_task = config["epochs"]
-    x = np.arange(1, points + 1) / per_task
+    x = progress_x(points, per_task)
     tasks = int(np.ceil(points / per_task))
     for boundary in range(1, tasks):
         ax.axvline(boundary, color="0.8", linewidth=0.8, zorder=0)
@@ -217,4 +203,161 @@ def plot_forgetting(curves: dict[str, dict[int, list[float]]], report: list[floa
     ax.set(xlabel="epochs of task 2 trained (0: the end of task 1)", ylabel="task 1 test accuracy (%)", ylim=(0, 100))
     ax.legend(loc="lower left", fontsize=9)
     ax.tick_params(labelsize=9)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figures for a page 1,024 px wide: at most two panels per row, text of at least 9 pt at the figure's own size,
+# training progress counted in tasks with the task boundaries marked
+
+FONT_PT = 10  # every label, tick and legend of these figures; displayed at natural size it reads as >= 9 pt
+PANEL_IN = (4.6, 3.0)  # one panel (inches): two side by side make a figure 9.2 in (920 px at 100 dpi) wide
+_SHARES = {2: "half", 3: "third", 4: "quarter", 5: "fifth", 10: "tenth"}
+
+
+def progress_label(config: dict) -> str:
+    """The x-axis label of a figure whose x is training progress in tasks: what one point (one row of a results
+    file's ``accuracy``) is. ``config`` is a results file's config dict. A profile that counts steps measures
+    ``epochs`` times per task: 'tasks trained (a point every quarter of a task's 250 steps)'; one that trains epochs
+    measures after each: 'tasks trained (a point per epoch: a pass over a task's 16,000 images)'."""
+    if config.get("iterations"):
+        per = config["epochs"]
+        if per == 1:
+            return f"tasks trained (a point at the end of each task's {config['iterations']:,} steps)"
+        share = _SHARES.get(per, f"1/{per}")
+        return f"tasks trained (a point every {share} of a task's {config['iterations']:,} steps)"
+    if not config.get("train_size"):
+        return "tasks trained (a point per epoch)"
+    return f"tasks trained (a point per epoch: a pass over a task's {config['train_size']:,} images)"
+
+
+def progress_x(points: int, per_task: int) -> np.ndarray:
+    """Where ``points`` measurements sit in tasks trained: measurement i (0-based) ends (i + 1) / ``per_task``
+    tasks, so task k (1-based) spans (k - 1, k] and its last point sits on the boundary k."""
+    return np.arange(1, points + 1) / per_task
+
+
+def _task_axis(ax, tasks: int) -> None:
+    """Ticks on the task boundaries 0..tasks, a grey line at each inner boundary, the task's number centred in its
+    span along the top."""
+    for boundary in range(1, tasks):
+        ax.axvline(boundary, color="0.75", linewidth=0.9, zorder=0)
+    ax.set_xlim(0, tasks)
+    ax.set_xticks(range(tasks + 1))
+    for k in range(tasks):
+        ax.text(
+            k + 0.5,
+            1.0,
+            f"task {k + 1}",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=FONT_PT - 1,
+            color="0.35",
+        )
+
+
+def plot_task_panels(panels: dict[str, list[dict]], ncols: int = 2):
+    """One panel per titled set of runs (``{title: [results dict, one per seed]}``), at most ``ncols`` (<= 2) per
+    row: per task, the mean test accuracy (%) over the seeds with a band of ±1 sample sd (n - 1), from the point the
+    task is learned, against training progress in tasks (``progress_label``); chance dashed. One legend for the
+    figure, in a spare panel slot or under the panels. Returns the Figure."""
+    from matplotlib.lines import Line2D
+
+    ncols = min(ncols, 2, len(panels))
+    nrows = -(-len(panels) // ncols)
+    with plt.rc_context({"font.size": FONT_PT, "axes.titlesize": FONT_PT + 1, "legend.fontsize": FONT_PT}):
+        fig, axes = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(PANEL_IN[0] * ncols, PANEL_IN[1] * nrows + 0.5),
+            sharey=True,
+            layout="constrained",
+            squeeze=False,
+        )
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        first = next(iter(panels.values()))[0]["config"]
+        for ax, (title, runs) in zip(axes.flat, panels.items()):
+            acc = accuracy_over_seeds(runs)  # (seeds, points, tasks)
+            per_task = runs[0]["config"]["epochs"]
+            x = progress_x(acc.shape[1], per_task)
+            for k in range(acc.shape[2]):
+                with np.errstate(all="ignore"), warnings.catch_warnings():  # points before task k are all NaN
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    mean = np.nanmean(acc[:, :, k], axis=0)
+                    sd = np.nanstd(acc[:, :, k], axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
+                ax.plot(x, mean, color=colors[k % len(colors)], marker="o", markersize=2.5, linewidth=1.4)
+                ax.fill_between(x, mean - sd, mean + sd, color=colors[k % len(colors)], alpha=0.18, linewidth=0)
+            ax.axhline(100 * CHANCE, color="0.5", linestyle="--", linewidth=1)
+            _task_axis(ax, acc.shape[2])
+            ax.set_ylim(0, 100)
+            ax.set_title(title, pad=16)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("test accuracy (%)")
+        tasks = accuracy_over_seeds(next(iter(panels.values()))).shape[2]
+        handles = [
+            Line2D([], [], color=colors[k % len(colors)], marker="o", markersize=3, label=f"task {k + 1}")
+            for k in range(tasks)
+        ]
+        handles.append(Line2D([], [], color="0.5", linestyle="--", label="chance"))
+        spare = list(axes.flat[len(panels) :])
+        for ax in spare:
+            ax.axis("off")
+        if spare:
+            spare[0].legend(handles=handles, loc="center", title="mean over seeds ± 1 sd", frameon=False)
+        else:
+            fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
+        fig.supxlabel(progress_label(first), fontsize=FONT_PT)
+        fig.get_layout_engine().set(wspace=0.08)  # keep one panel's last tick label off the next one's first
+    return fig
+
+
+def plot_learned_mean_panels(panels: dict[str, dict[str, list[dict]]]):
+    """Side by side (at most two panels), per titled panel and per mode (``{title: {mode: [results dict per
+    seed]}}``): the mean accuracy (%) over the tasks learned so far, averaged over the seeds, with a ±1 sd band,
+    against training progress in tasks (``progress_label``). Returns the Figure."""
+    if len(panels) > 2:
+        raise ValueError(f"at most two panels side by side, got {len(panels)}")
+    with plt.rc_context({"font.size": FONT_PT, "axes.titlesize": FONT_PT + 1, "legend.fontsize": FONT_PT}):
+        fig, axes = plt.subplots(
+            1,
+            len(panels),
+            figsize=(PANEL_IN[0] * len(panels), PANEL_IN[1] + 0.4),
+            sharey=True,
+            layout="constrained",
+            squeeze=False,
+        )
+        first = next(iter(next(iter(panels.values())).values()))[0]["config"]
+        for ax, (title, by_mode) in zip(axes[0], panels.items()):
+            for mode, runs in by_mode.items():
+                curves = np.array(
+                    [[100 * np.mean([v for v in row if v is not None]) for row in r["accuracy"]] for r in runs]
+                )
+                mean, sd = curves.mean(axis=0), curves.std(axis=0, ddof=1 if len(runs) > 1 else 0)
+                x = progress_x(curves.shape[1], runs[0]["config"]["epochs"])
+                ax.plot(x, mean, label=f"{MODE_TITLES.get(mode, mode)} ({len(runs)} seeds)", linewidth=1.6)
+                ax.fill_between(x, mean - sd, mean + sd, alpha=0.25, linewidth=0)
+            _task_axis(ax, len(runs[0]["accuracy"][0]))
+            ax.set_ylim(0, 100)
+            ax.set_title(title, pad=16)
+            ax.legend(loc="lower left")
+        axes[0, 0].set_ylabel("mean accuracy over\ntasks learned so far (%)")
+        fig.supxlabel(progress_label(first), fontsize=FONT_PT)
+        fig.get_layout_engine().set(wspace=0.08)
+    return fig
+
+
+def plot_lambda_sweep(sweep: dict[float, dict], no_penalty_acc: float | None = None, title: str = ""):
+    """ACC and the accuracy right after learning each task (%) against λ (log scale), one run per λ (``{λ: results
+    dict}``); ``no_penalty_acc``, the same network's ACC without a penalty (%), dotted. Returns the Axes."""
+    lams = sorted(sweep)
+    with plt.rc_context({"font.size": FONT_PT, "axes.titlesize": FONT_PT + 1, "legend.fontsize": FONT_PT}):
+        _, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
+        ax.plot(lams, [100 * sweep[v]["metrics"]["acc"] for v in lams], "o-", label="ACC")
+        ax.plot(lams, [100 * sweep[v]["metrics"]["just_trained"] for v in lams], "s--", label="just learned")
+        if no_penalty_acc is not None:
+            ax.axhline(no_penalty_acc, color="0.4", linestyle=":", label="ACC without a penalty")
+        ax.set(xscale="log", xlabel="λ (one run each)", ylabel="accuracy (%)", ylim=(50, 100))
+        ax.set_title(title)
+        ax.legend(loc="lower right")
     return ax

@@ -57,11 +57,11 @@ def test_accuracy_figures_count_training_in_tasks_and_say_what_a_point_is():
     ax = plots.plot_seed_accuracy([{"config": config, "accuracy": rows}] * 2)
     task1 = [line for line in ax.lines if line.get_label() == "task 1"][0]
     assert np.allclose(task1.get_xdata(), [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0])
-    assert ax.get_xlabel() == "tasks trained (a point after every quarter of a task's 250 steps)"
+    assert ax.get_xlabel() == "tasks trained (a point every quarter of a task's 250 steps)"
     vertical = [line.get_xdata() for line in ax.lines if len(set(line.get_xdata())) == 1]
     assert [x[0] for x in vertical] == [1]  # the boundary between the two tasks
-    paper = {"epochs": 30, "iterations": 0}
-    assert plots.progress_label(paper) == "tasks trained (a point after each pass over the images, 30 per task)"
+    paper = {"epochs": 30, "iterations": 0, "train_size": 60000}
+    assert plots.progress_label(paper) == "tasks trained (a point per epoch: a pass over a task's 60,000 images)"
 
 
 def mean_row(group, metric, published, interval, rerun, rerun_interval):
@@ -143,7 +143,10 @@ def test_benchmark_table_puts_ours_beside_theirs_with_an_interval_of_the_differe
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in lines[2:]}
     assert rows["No penalty"][2] == "81.00 ± 1.00 (2 seeds)"
     assert rows["No penalty"][3].rstrip(" |") == "+2.49 [−10.58, +15.56]"
-    assert rows["EWC on every previous task"][2] == "95.00 (1 seed)" and rows["EWC on every previous task"][3].rstrip(" |") == "+0.69"
+    assert (
+        rows["EWC on every previous task"][2] == "95.00 (1 seed)"
+        and rows["EWC on every previous task"][3].rstrip(" |") == "+0.69"
+    )
     assert rows["Online EWC (running sum)"][2] == "not run yet"
 
 
