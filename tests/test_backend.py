@@ -58,6 +58,7 @@ def test_an_imported_keras_is_asked_directly(monkeypatch):
     assert require_tensorflow_backend() is None  # settings changed after the import don't matter
 
 
+@pytest.mark.slow
 def test_keras_json_naming_jax_no_longer_matters(tmp_path):
     """End to end in a fresh interpreter: a keras.json asking for jax, no KERAS_BACKEND; ewc's model module loads
     Keras on TensorFlow (Keras itself would have tried jax, which is not installed)."""
@@ -72,6 +73,7 @@ def test_keras_json_naming_jax_no_longer_matters(tmp_path):
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == "tensorflow"
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_jax_from_the_environment(tmp_path):
     out = tmp_path / "r.json"
     proc = run(
@@ -84,6 +86,7 @@ def test_the_cli_refuses_jax_from_the_environment(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_any_ewc_module_sets_the_backend_first(tmp_path):
     """ewc.fisher imports Keras without a check of its own: the package sets the backend on import."""
     home = tmp_path / "kh"

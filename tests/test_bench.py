@@ -79,11 +79,13 @@ def check(result: dict, name: str) -> None:
     assert name in bench.format_table(result)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(bench.BENCHES))
 def test_bench_function_at_smoke_size(name, mnist):
     check(bench.BENCHES[name]("smoke", mnist), name)
 
 
+@pytest.mark.slow
 def test_bench_cli_prints_one_json_object():
     """The command end to end for one bench (the others share its printing; their results are checked in process
     above)."""
@@ -104,6 +106,7 @@ def test_per_example_loop_matches_fast_fisher(mnist):
         np.testing.assert_allclose(slow, fast, rtol=1e-4, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_isolated_penalty_bench_at_chosen_ks_reports_only_those():
     """The book times its Ks in a process of its own (memory), the per-task sum only up to a K: the figures, facts
     and targets follow ``ks`` and ``all_up_to``."""
@@ -125,6 +128,7 @@ def test_bench_ks_refused_where_it_means_nothing(args, capsys):
     assert out == "" and len(err.strip().splitlines()) == 1 and "--ks" in err
 
 
+@pytest.mark.slow
 def test_fit_process_failure_is_one_clear_error():
     """The child that times Keras fit dies on images it cannot train on: the bench raises EwcError with its last
     line, instead of hanging or printing a traceback."""
@@ -135,6 +139,7 @@ def test_fit_process_failure_is_one_clear_error():
             fit.epoch()
 
 
+@pytest.mark.slow
 def test_fit_process_answers_each_epochs_seconds(mnist):
     """The child reports the seconds of the epoch it ran: positive, less than the parent waited for it."""
     x, y = mnist.x_train[:128], mnist.y_train[:128].astype(np.int32)
@@ -159,6 +164,7 @@ def test_machine_names_the_cpu_and_the_xla_flags(monkeypatch):
     assert bench.machine()["xla_flags"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jit_compile", [False, True])
 def test_fit_is_timed_from_its_epochs_start_to_its_end(jit_compile, mnist, monkeypatch):
     """A ``fit`` variant returns its epoch's seconds, without the ``fit`` call's set-up and tear-down: here made to

