@@ -49,7 +49,7 @@ def plot_accuracy(result: dict, ax=None, title: str | None = None):
     ax.axhline(100 * CHANCE, color="0.5", linestyle="--", linewidth=1, label="chance")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.legend(loc="lower left", fontsize="small", ncols=2)
+    ax.legend(loc="lower left", fontsize=9, ncols=2)
     mode = MODE_TITLES.get(config["mode"], config["mode"])
     lam = "" if config["mode"] == "none" else f", λ={config['lam']:g}"
     ax.set_title(title or f"{mode} — profile '{config['profile']}', {config['arch']}{lam}")
@@ -97,7 +97,7 @@ def plot_seed_bands(results_by_mode: dict[str, list[dict]], ax=None, title: str 
         )
         ax.fill_between(x, mean - sd, mean + sd, alpha=0.25)
     ax.set(ylabel="mean accuracy over learned tasks (%)", ylim=(0, 100))
-    ax.legend(loc="lower left", fontsize="small")
+    ax.legend(loc="lower left", fontsize=9)
     ax.set_title(title or "Mean over seeds ± 1 sd")
     return ax
 
@@ -129,7 +129,7 @@ def plot_seed_accuracy(runs: list[dict], ax=None, title: str | None = None, per_
         ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.18, linewidth=0)
     ax.axhline(100 * CHANCE, color="0.5", linestyle="--", linewidth=1, label="chance")
     ax.set(ylabel="test accuracy (%)", ylim=(0, 100))
-    ax.legend(loc="lower left", fontsize="small", ncols=2)
+    ax.legend(loc="lower left", fontsize=9, ncols=2)
     mode = MODE_TITLES.get(config["mode"], config["mode"])
     lam = "" if config["mode"] == "none" else f", λ={config['lam']:g}"
     ax.set_title(
