@@ -14,7 +14,7 @@ from __future__ import annotations
 from ewc import report_figures, results, suites
 from ewc.config import normalize_stored
 
-SETTINGS = {"none_fresh-adam": "fresh Adam for task 2", "none_carried-adam": "Adam carried from task 1"}
+SETTINGS = {"none_fresh-adam": "a fresh Adam for task 2", "none_carried-adam": "one Adam carried from task 1"}
 CHECKPOINTS = (1, 5, 10, 30)  # epochs of task 2 the summary table reads
 
 
@@ -101,12 +101,12 @@ def reading(found: dict[str, dict[int, list[float]]]) -> str:
         return " ".join(text + ["No run of this comparison has finished yet (the table above says which are missing)."])
     for setting, by_seed in found.items():
         if not by_seed:
-            text.append(f"With a {SETTINGS[setting]} no run has finished yet.")
+            text.append(f"With {SETTINGS[setting]} no run has finished yet.")
             continue
         n = len(by_seed)
         at5, at30 = losses(by_seed, 5), losses(by_seed, 30)
         mean5 = sum(at5) / len(at5)
-        said = f"With a {SETTINGS[setting]} ({n} seed{'s' * (n != 1)}) task 1 loses {mean5:.1f} points after 5 epochs"
+        said = f"With {SETTINGS[setting]} ({n} seed{'s' * (n != 1)}) task 1 loses {mean5:.1f} points after 5 epochs"
         if at30:
             low, high = min(at30), max(at30)
             inside = "inside" if low <= r30 <= high else "outside"

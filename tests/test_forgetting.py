@@ -54,7 +54,7 @@ def test_curves_come_from_the_suite_and_the_paper_run_once_two_tasks_are_done(ro
     assert list(found["none_carried-adam"]) == [1] and found["none_carried-adam"][1] == pytest.approx([98.0] * 31)
     assert forgetting.losses(found["none_fresh-adam"], 30) == pytest.approx([30.0])
     rows = forgetting.summary_rows(found)
-    assert rows[0] == ["fresh Adam for task 2", "1.0 (1 seed)", "5.0 (1 seed)", "10.0 (1 seed)", "30.0 (1 seed)"]
+    assert rows[0] == ["a fresh Adam for task 2", "1.0 (1 seed)", "5.0 (1 seed)", "10.0 (1 seed)", "30.0 (1 seed)"]
     assert rows[1][1:] == ["0.0 (1 seed)"] * 4 and rows[2][0] == "the report (Fig. 3)"
 
 
