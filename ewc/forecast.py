@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ewc.claims import Judgement, adjust
-from ewc.markdown import markdown
 
 DRAWS = 400
 MIN_SEEDS = 3
@@ -72,36 +71,6 @@ def _redraw(j: Judgement, stream, rng) -> Judgement:
     drawn = [s for s in stream if s in by_seed][: len(j.seeds)]
     drawn += list(rng.choice(j.seeds, size=len(j.seeds) - len(drawn), replace=True))
     return dataclasses.replace(j, seeds=tuple(drawn), effects=tuple(by_seed[s] for s in drawn), adjusted=None)
-
-
-def rerun_expectation(judgements: list[Judgement], report: dict | None = None):
-    """The forecast in words (Markdown): how many exploratory verdicts a rerun should change and how often it keeps
-    every primary one; the least stable verdicts; and, given a rerun check's report (``ewc.rerun``), which verdicts
-    the last rerun changed and whether it passes (``passes``)."""
-    f = forecast(judgements)
-    if not f.draws:
-        return markdown(f"Too few seeds (under {MIN_SEEDS}) to forecast how a rerun changes these verdicts.")
-    n_expl = sum(1 for j in judgements if j.comparison is not None and not j.claim.primary)
-    text = (
-        f"A rerun should change about **{f.expected:.1f} of these {n_expl} exploratory verdicts**, between "
-        f"{f.exploratory[0]} and {f.exploratory[1]} in nine reruns out of ten (a joint bootstrap over the seeds, "
-        f"{f.draws} draws: claims that share runs are redrawn together)"
-    )
-    if f.primary_kept is not None:
-        text += f", and keep every primary verdict in {100 * f.primary_kept:.0f} % of reruns"
-    shaky = sorted(((k, j) for k, j in zip(f.keeps, judgements) if k is not None and k < 0.8), key=lambda pair: pair[0])
-    if shaky:
-        text += "; the least stable: " + "; ".join(f"*{j.claim.text}* ({100 * k:.0f} % kept)" for k, j in shaky)
-    text += "."
-    if report is not None:
-        changed = changed_claims(judgements, report)
-        verdict = "passes" if passes(judgements, report) else "fails"
-        text += (
-            f" The last rerun check ({report['finished']}) changed **{len(changed)}** of them"
-            + (": " + "; ".join(f"*{c}*" for c in changed) if changed else "")
-            + f"; by this forecast it {verdict}."
-        )
-    return markdown(text)
 
 
 def changed_claims(judgements: list[Judgement], report: dict) -> list[str]:

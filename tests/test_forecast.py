@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 from test_claims import three_tasks
 
-from ewc import claims, forecast
+from ewc import claims, discussion_readings, forecast
 
 
 def drop_claim(text: str, size: float, primary: bool = False) -> claims.Claim:
@@ -50,8 +50,8 @@ def test_a_rerun_passes_with_its_primary_verdicts_and_an_exploratory_count_in_ra
 
     assert forecast.passes(judged, report()) and forecast.passes(judged, report("edge"))
     assert not forecast.passes(judged, report("primary"))  # a primary verdict changed
-    text = forecast.rerun_expectation(judged, report("edge")).data
-    assert "changed **1** of them: *edge*; by this forecast it passes." in text
+    text = discussion_readings.rerun_summary(judged, report("edge")).data  # the forecast as the book words it
+    assert "The last rerun check changed 1 of them; by this forecast it passes." in text
     assert "keep every primary verdict in 100 % of reruns" in text
 
 
@@ -59,7 +59,7 @@ def test_too_few_seeds_make_no_forecast():
     judged = claims.judge_all([drop_claim("two seeds", 10.0)], none_runs([30, 31]))
     f = forecast.forecast(judged)
     assert f.draws == 0 and f.keeps == (None,)
-    assert "Too few seeds" in forecast.rerun_expectation(judged).data
+    assert "Too few seeds" in discussion_readings.rerun_summary(judged).data
 
 
 def test_a_rerun_check_is_judged_against_the_published_forecast():
