@@ -144,6 +144,16 @@ def test_fishers_of_several_models_and_ragged_batches_trace_once(examples, monke
     fallback is traced once per model."""
     x, y = examples
     monkeypatch.setattr(fisher, "_shared", {})  # a fresh cache: structures other tests compiled do not count
+    # TensorFlow's retracing warning counts the calls of every closure with this code since the process started (its
+    # detector is keyed by the code): a fresh detector, so that earlier tests' models (e.g. the reference trainer's,
+    # when it runs first) do not count either
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+    monkeypatch.setattr(
+        polymorphic_function,
+        "_frequent_tracing_detector_manager",
+        polymorphic_function._FrequentTracingDetectorManager(),
+    )
     traces = []
     forward = fisher._forward
     monkeypatch.setattr(fisher, "_forward", lambda *args: traces.append(1) or forward(*args))
