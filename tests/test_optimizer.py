@@ -43,3 +43,33 @@ def test_first_step_by_hand():
     expected = -(0.01 * np.sqrt(0.001) / 0.1) * m / (np.sqrt(v) + 1e-7)
     np.testing.assert_allclose(var.numpy(), expected, rtol=1e-5)
     np.testing.assert_allclose(var.numpy()[:2], [-0.01, 0.01], rtol=1e-4)
+
+
+def test_state_is_an_int64_step_count_and_untrainable_moments_shaped_like_the_variables():
+    """What a snapshot stores (ewc.checkpoint writes ``variables`` in order): the step count as int64, then one
+    complex64 m + i v per variable; none of it trainable, so no gradient tape ever watches Adam's own state."""
+    adam = Adam(0.01, [tf.Variable(np.zeros(s, np.float32)) for s in SHAPES])
+    assert adam.variables[0] is adam.iterations and adam.iterations.dtype == tf.int64
+    assert [tuple(m.shape) for m in adam.moments] == SHAPES and {m.dtype for m in adam.moments} == {tf.complex64}
+    assert not any(v.trainable for v in adam.variables)
+
+
+def test_reset_makes_the_next_step_a_new_adams_first():
+    """After three steps and a reset, a step from the same point moves the variables exactly as a newly built Adam's
+    first step does (bias correction at t = 1, zero moments)."""
+    rng = np.random.default_rng(1)
+    grads = [[tf.constant(rng.normal(size=s).astype(np.float32)) for s in SHAPES] for _ in range(4)]
+    used = [tf.Variable(np.zeros(s, np.float32)) for s in SHAPES]
+    adam = Adam(0.01, used)
+    for g in grads[:3]:
+        adam.apply(g, used)
+    adam.reset()
+    assert int(adam.iterations.numpy()) == 0
+    for v in used:
+        v.assign(tf.zeros_like(v))
+    adam.apply(grads[3], used)
+    new = [tf.Variable(np.zeros(s, np.float32)) for s in SHAPES]
+    Adam(0.01, new).apply(grads[3], new)
+    for a, b in zip(used, new):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        assert np.all(a.numpy() != 0)

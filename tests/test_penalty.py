@@ -149,6 +149,8 @@ def test_none_adds_exactly_zero():
     value, grads = value_and_grad(consolidated("none", [], []), [a + 1 for a in anchors[0]])
     assert value == 0.0
     assert all(np.all(g == 0) for g in grads)
+    # a zero of the penalty's dtype, so that it adds to a loss of that dtype
+    assert Consolidation("none", SHAPES, LAM, dtype=tf.float64)(anchors[0]).dtype == tf.float64
 
 
 def test_nothing_consolidated_yet_means_no_penalty():
@@ -263,6 +265,59 @@ def test_decayed_online_has_the_gradient_of_the_gamma_weighted_per_task_sum(k, g
     if gamma < 1 and k > 1:  # really decayed: the undecayed sum has another gradient
         undecayed = consolidated("ewc-online", fishers, anchors)
         assert not np.allclose(undecayed.gradient(theta)[0], closed[0])
+
+
+def test_ewc_all_holds_as_many_tasks_as_it_was_sized_for():
+    """One slot per task up to ``capacity`` (1 unless given); one task more is refused, naming the sizes."""
+    fishers, anchors = random_tasks(3, seed=5)
+    for sized, n in (({}, 1), ({"capacity": 2}, 2)):
+        c = Consolidation("ewc-all", SHAPES, LAM, dtype=tf.float64, **sized)
+        for f, a in zip(fishers[:n], anchors[:n]):
+            c.consolidate(f, a)
+        assert c.tasks_consolidated == n
+        with pytest.raises(ConfigError, match=f"ewc-all was sized for {n} consolidated tasks; cannot add task {n + 1}"):
+            c.consolidate(fishers[n], anchors[n])
+
+
+def test_a_restored_state_goes_on_consolidating_where_it_stopped():
+    """What a checkpoint keeps (``state``), loaded into a fresh Consolidation: the next task lands where it would
+    have, and the penalty is the per-task sum over all three tasks."""
+    fishers, anchors = random_tasks(3, seed=9)
+    theta = [np.random.default_rng(10).normal(size=s) for s in SHAPES]
+    for mode in ("ewc-all", "ewc-online"):
+        before, after = (Consolidation(mode, SHAPES, LAM, capacity=3, dtype=tf.float64) for _ in range(2))
+        for f, a in zip(fishers[:2], anchors[:2]):
+            before.consolidate(f, a)
+        after.load_state(before.state())
+        after.consolidate(fishers[2], anchors[2])
+        assert after.tasks_consolidated == 3
+        value, _ = value_and_grad(after, theta)
+        if mode == "ewc-all":  # ewc-online: the same up to a constant (test_online_equals_all_up_to_a_constant_...)
+            assert value == pytest.approx(per_task_sum(theta, fishers, anchors), rel=1e-12)
+        np.testing.assert_allclose(after.gradient(theta)[0], consolidated(mode, fishers, anchors).gradient(theta)[0])
+
+
+def test_the_state_is_never_trained_a_tape_over_the_penalty_watches_only_the_parameters():
+    """Importances and anchors are non-trainable variables: a gradient tape around the penalty (as around a loss that
+    includes it) records the parameters alone, never the stored state."""
+    fishers, anchors = random_tasks(2, seed=3)
+    for mode in ("l2", "ewc-previous", "ewc-all", "ewc-online"):
+        c = consolidated(mode, [None] * 2 if mode == "l2" else fishers, anchors)
+        params = [tf.Variable(np.zeros(s)) for s in SHAPES]
+        with tf.GradientTape() as tape:
+            c(params)
+        assert {v.ref() for v in tape.watched_variables()} == {v.ref() for v in params}
+
+
+def test_an_ewc_mode_without_a_fisher_diagonal_is_refused():
+    for mode in ("ewc-previous", "ewc-all", "ewc-online"):
+        with pytest.raises(ValueError, match=f"{mode} needs the task's Fisher diagonal"):
+            Consolidation(mode, SHAPES, LAM, capacity=2).consolidate(None, random_tasks(1)[1][0])
+
+
+def test_an_unknown_mode_is_refused_naming_the_choices():
+    with pytest.raises(ConfigError, match="unknown mode 'ewc-fancy'; choose from none, l2, ewc-all, ewc-previous"):
+        Consolidation("ewc-fancy", SHAPES, LAM)
 
 
 def test_gamma_other_than_one_is_refused_outside_online():

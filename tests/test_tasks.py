@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ewc.errors import ConfigError
-from ewc.tasks import apply_permutation, block_permutation, make_permutations, pad_images
+from ewc.tasks import apply_permutation, block_permutation, make_permutations, pad_images, pixel_permutation
 
 
 @pytest.mark.parametrize("kind", ["pixel", "block"])
@@ -28,6 +28,11 @@ def test_permutations_are_pinned_across_machines():
     assert make_permutations("pixel", 2, seed=0)[1][:8].tolist() == [508, 638, 495, 713, 44, 233, 201, 388]
     # output block (0, 0) shows input block (2, 3), whose first row starts at pixel 14 * 28 + 21 = 413
     assert make_permutations("block", 2, seed=0)[1][:8].tolist() == [413, 414, 415, 416, 417, 418, 419, 0]
+    # task 1 under permute_first, from its own stream: pixel, then block (output block (0, 0) shows input block (3, 3),
+    # first row from pixel 21 * 28 + 21 = 609)
+    first_pixel, first_block = (make_permutations(k, 2, seed=0, permute_first=True)[0] for k in ("pixel", "block"))
+    assert first_pixel[:8].tolist() == [208, 672, 75, 643, 54, 616, 214, 353]
+    assert first_block[:8].tolist() == [609, 610, 611, 612, 613, 614, 615, 210]
 
 
 @pytest.mark.parametrize("block", [2, 4, 7, 14])
@@ -45,6 +50,22 @@ def test_block_permutation_moves_whole_blocks(block):
     assert None not in moved  # every output block is an input block, intact and unrotated
     assert sorted(moved) == list(range(n * n))  # ... and each input block appears once
     assert moved != list(range(n * n))
+
+
+def test_blocks_of_one_pixel_are_the_pixel_permutation_and_the_default_block_is_7():
+    """1 x 1 blocks shuffle pixels: the same draw from the same generator as a pixel permutation. Without a block
+    size, the report's 7 x 7 blocks (a 4 x 4 grid)."""
+    np.testing.assert_array_equal(
+        block_permutation(np.random.default_rng(3), 1), pixel_permutation(np.random.default_rng(3))
+    )
+    np.testing.assert_array_equal(
+        block_permutation(np.random.default_rng(3)), block_permutation(np.random.default_rng(3), 7)
+    )
+
+
+def test_unknown_permutation_is_refused_naming_the_choices():
+    with pytest.raises(ConfigError, match="unknown permutation 'rotate'; choose from pixel, block"):
+        make_permutations("rotate", 2, seed=0)
 
 
 def test_pixel_permutation_moves_pixels_not_values():
@@ -81,8 +102,10 @@ def test_padding_to_32_centres_the_image_in_zeros():
     border[2:30, 2:30] = False
     assert np.all(padded[:, border] == 0) and border.sum() == 32 * 32 - 28 * 28
     assert pad_images(x, 28) is x
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="cannot pad 28x28 images to 31x31"):
         pad_images(x, 31)
+    with pytest.raises(ConfigError, match="cannot pad 28x30 images to 32x32"):  # square images only
+        pad_images(np.ones((1, 28, 30), np.uint8), 32)
 
 
 @pytest.mark.parametrize("kind", ["pixel", "block"])
