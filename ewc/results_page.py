@@ -35,7 +35,7 @@ def learned_accuracy(runs: dict[int, dict]) -> list[float]:
 
 def mean_acc(runs: dict[int, dict]) -> float:
     """ACC (%): the mean final accuracy over the tasks, mean over the runs."""
-    return _mean(100 * r["metrics"]["acc"] for r in runs.values())
+    return _mean(claims.acc(r) for r in runs.values())
 
 
 def _tasks(runs: dict[int, dict]) -> int:
@@ -126,7 +126,7 @@ class ResultsPage:
 
     def _reading_none(self) -> str:
         final, learned = final_accuracy(self.this), learned_accuracy(self.this)
-        after2 = _mean(100 * r["task_matrix"][1][0] for r in self.this.values())
+        after2 = learned[0] - _mean(claims.loss_after_next(1)(r) for r in self.this.values())
         rep = report_matrix("none")
         n = len(final)
         return (

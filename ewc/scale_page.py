@@ -41,11 +41,11 @@ def reading(runs: dict[str, dict[int, dict]], judged: list[claims.Judgement], qu
     and the verdict of each primary finding."""
     none = runs["none"].values()
     learned = _mean(100 * r["task_matrix"][0][0] for r in none)
-    loss = _mean(100 * (r["task_matrix"][0][0] - r["task_matrix"][1][0]) for r in none)
+    loss = _mean(claims.loss_after_next(1)(r) for r in none)
     epochs = next(iter(none))["config"]["epochs"]
     fig3 = report_figures.end_of_task_matrix("none")
     report_loss = 100 * (fig3[0][0] - fig3[1][0])
-    acc = {m: _mean(100 * r["metrics"]["acc"] for r in runs[m].values()) for m in ("none", "ewc-all", "ewc-previous")}
+    acc = {m: _mean(claims.acc(r) for r in runs[m].values()) for m in ("none", "ewc-all", "ewc-previous")}
     seeds = len(runs["none"])
     quick = "" if quick_loss is None else f", the quick profile {quick_loss:.1f}"
     counts: dict[str, int] = {}

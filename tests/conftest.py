@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import BUILD_COMMAND, BUILT_HTML, copy_checkout
+from helpers import BUILD_COMMAND, BUILT_HTML, POPPLER, copy_checkout
+
+from ewc.pdf import CHROMIUM_NAMES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-POPPLER = ("pdftotext", "pdfimages", "pdftoppm", "pdfinfo")
 
 
 @pytest.fixture(scope="session")

@@ -35,3 +35,7 @@ def copy_checkout(dest: Path) -> Path:
 
     shutil.copytree(ROOT, dest, ignore=ignore)
     return dest
+
+
+#: poppler's tools the PDF tests read the book's PDF with.
+POPPLER = ("pdftotext", "pdftoppm", "pdfimages", "pdfinfo")

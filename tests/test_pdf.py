@@ -16,14 +16,13 @@ import nbformat
 import numpy as np
 import pytest
 import yaml
-from helpers import ROOT, run_cli
+from helpers import POPPLER, ROOT, run_cli
 
 from ewc import pdf, site
 from ewc.errors import EwcError
 
 ARTIFACTS = ROOT / "artifacts"
 RESULTS_CHAPTERS = ("results_no_penalty", "results_ewc_all", "results_ewc_previous")
-POPPLER = ("pdftotext", "pdftoppm", "pdfimages", "pdfinfo")
 # Written here, apart from ewc.pdf's own check: TeX that MathJax replaces when it typesets.
 RAW_TEX = re.compile(r"\\\(|\\\[|\$\$|\\sum_|\\frac|\\theta|\\lambda|\\mathcal")
 
