@@ -1,6 +1,9 @@
 """Runs stopped inside a task resume after the last snapshotted epoch to exactly the uninterrupted results, a shared
 task 1 stopped part-way is finished by whichever run of it comes next, and a fresh Adam per task is what it says."""
 
+import copy
+import fcntl
+
 import numpy as np
 import pytest
 
@@ -102,3 +105,69 @@ def test_fresh_optimizer_restarts_adam_at_every_task(mnist):
 def _steps(config, task_index):
     stream = minibatches(config.train_size, config.batch_size, config.seed, task_index)
     return (next(stream) for _ in range(steps_per_task(config)))
+
+
+class FakeClock:
+    """``time.perf_counter`` that advances exactly 1 s per call, so a run's task seconds are counts of its calls."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_snapshot_from_before_task_seconds_were_kept_resumes_with_the_next_task_alone(mnist, monkeypatch):
+    """A record saved between tasks by older code has no ``task_partial_s``: the next task's seconds then start from
+    zero, exactly as in an uninterrupted run under the same clock."""
+    config = make_config("smoke", mode="ewc-all", tasks=3, epochs=2, lam=50.0)
+    monkeypatch.setattr(train.time, "perf_counter", FakeClock())
+    whole = train.run(config, mnist)["timings"]
+
+    saved = {}
+
+    def stop_after_task_1(trainer, record, partial):
+        saved.update(copy.deepcopy(record))
+        raise Stop
+
+    monkeypatch.setattr(train.time, "perf_counter", FakeClock())
+    trainer = SequentialTrainer(config)
+    with pytest.raises(Stop):
+        train.run(config, mnist, trainer, after_task=stop_after_task_1)
+    del saved["task_partial_s"]
+    resumed = train.run(config, mnist, trainer, saved)["timings"]
+    assert resumed["train_s"] == whole["train_s"] and resumed["eval_s"] == whole["eval_s"]
+    assert resumed["train_s"][1:] == [2.0, 2.0]  # per epoch: one second training, one evaluating
+
+
+def test_fresh_ignores_an_existing_checkpoint(mnist, tmp_path, monkeypatch):
+    config = make_config("smoke", mode="none", tasks=2, epochs=2)
+    reference = run_resumable(config, mnist)
+    path = tmp_path / "c.npz"
+    stop_after_row(monkeypatch, 3)
+    with pytest.raises(Stop):
+        run_resumable(config, mnist, checkpoint=path, snapshot_every_s=0)
+    monkeypatch.undo()
+    again = run_resumable(config, mnist, checkpoint=path, fresh=True)
+    assert again["resumed_from_task"] is None and again["resumed_from_epoch"] is None
+    assert again["accuracy"] == reference["accuracy"] and again["train_loss"] == reference["train_loss"]
+
+
+def test_a_run_that_takes_task1_from_the_cache_frees_it_at_once(mnist, tmp_path):
+    """While a run goes on from a cached task 1, another run of that task 1 need not wait for it."""
+    run_resumable(make_config("smoke", mode="none", tasks=2, epochs=1), mnist, task1_cache=tmp_path)
+    config = make_config("smoke", mode="ewc-all", tasks=3, epochs=1, lam=50.0)
+    (lock,) = tmp_path.glob("task1-*.lock")
+    free = []
+
+    def try_the_lock(partial):
+        with open(lock, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                free.append(True)
+            except BlockingIOError:
+                free.append(False)
+
+    result = run_resumable(config, mnist, task1_cache=tmp_path, on_task_end=try_the_lock)
+    assert result["task1_reused"] and free == [True]
