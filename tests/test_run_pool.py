@@ -2,9 +2,11 @@
 task 1 in one worker so that task 1 is trained once; a worker's failure stops the book with the run named."""
 
 import json
+import os
 import time
 
 import pytest
+from test_console import NOISY
 from test_suites import mnist_file
 
 from ewc import run_pool
@@ -58,10 +60,13 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_two_workers_train_every_run_once_and_each_task1_once(isolated):
+def test_two_workers_train_every_run_once_and_each_task1_once(isolated, monkeypatch, capfd):
+    """... and quietly, where importing TensorFlow prints its C++ start-up lines (the workers inherit descriptor 2)."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(NOISY), os.environ.get("PYTHONPATH", "")]))
     runs = tiny_runs(isolated / "results")
     bar = Recorder()
     run_pool.train_runs(runs, jobs=2, bar=bar)
+    assert capfd.readouterr().err == ""
     reused = {}
     for _, config, path in runs:
         result = json.loads(path.read_text())

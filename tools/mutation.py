@@ -19,6 +19,8 @@ Changes to mutmut, made here rather than by patching the installed package:
 * mutmut lists the tests (to find new ones) before ``-m "not slow"`` and ``--deselect`` apply, and prunes its test
   map to the tests of the latest run for good; here the list is the one pytest runs, and another selection of tests
   starts a new map.
+* pytest.ini starts two pytest-xdist workers; every pytest run here has none (``PYTEST_ADDOPTS=-n 0``), so mutmut's
+  own process sees which functions each test calls.
 
 ``--modules`` (comma-separated) narrows the mutated files to some of the core's (the others are copied unmutated)
 and ``--tests`` (comma-separated files or node ids) replaces setup.cfg's test selection: a run on one cheap module
@@ -147,6 +149,9 @@ def main(argv: list[str]) -> None:
     if ours.tests:
         mutmut.config.tests_dir = ours.tests
     new_test_map_for_another_selection(mutmut.config.tests_dir)
+    # one process per run of the tests, never pytest-xdist's workers (pytest.ini's -n 2): mutmut maps tests to the
+    # functions they call in its own process, and a mutant's interpreter is already one of two side by side at most
+    os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} -n 0".strip()
     mutmut_main.PytestRunner.run_tests = run_tests
     mutmut_main.PytestRunner.run_stats = run_stats
     mutmut_main.PytestRunner.list_all_tests = list_all_tests
