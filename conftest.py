@@ -26,27 +26,40 @@ def pytest_collection_finish(session):
         cached_fingerprint()
 
 
-# The groups that take longest (Snakemake suites, the whole smoke book), handed to the workers first, so that neither
-# is left to run alone at the end.
+# The groups that take longest (Snakemake on the tiny suite, the whole smoke book), handed to the workers first, so
+# that neither is left to run alone at the end.
 LONGEST_GROUPS = ("tests/test_suites.py", "tests/test_smoke_book.py")
+
+
+def xdist_group(item) -> str:
+    """The pytest-xdist group of a test: every reader of the session's built book shares one (the book is built once
+    per worker that has them); a chapter's nbval cells, and the tests of a file that share a module-scoped fixture,
+    share their file's (the cells run in order in one kernel, the fixture is made once); any other test is a group of
+    its own, free to go to whichever worker is idle."""
+    if "built_book" in getattr(item, "fixturenames", ()):
+        return "built-book"
+    file = item.nodeid.split("::")[0]
+    if str(item.fspath).endswith(".ipynb"):
+        return file
+    defs = getattr(item, "_fixtureinfo", None)
+    wide = defs is not None and any(
+        d[-1].scope != "function" and d[-1].scope != "session" for d in defs.name2fixturedefs.values()
+    )
+    return file if wide else item.nodeid
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     """The published chapters under nbval, and every test that reads the built book, are slow (see pytest.ini).
 
-    pytest-xdist (``--dist loadgroup``, pytest.ini) gives each group to one worker: a file's tests stay together, so a
-    chapter's cells run in order in one kernel and a module's fixtures are made once; every reader of the session's
-    built book shares one group, so the book is built once. Groups go out in this order: the longest, then the slow
-    ones, then the rest, each in the order collected."""
+    pytest-xdist (``--dist loadgroup``, pytest.ini) hands each group (``xdist_group``) to one worker: the longest
+    first, then the slow ones, then the rest, each in the order collected."""
     groups = {}
     for item in items:
-        reads_book = "built_book" in getattr(item, "fixturenames", ())
-        if str(item.fspath).endswith(".ipynb") or reads_book:
+        if str(item.fspath).endswith(".ipynb") or "built_book" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-        groups[item.nodeid] = "built-book" if reads_book else item.nodeid.split("::")[0]
+        groups[item.nodeid] = xdist_group(item)
         item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
-
     slow_groups = {groups[item.nodeid] for item in items if item.get_closest_marker("slow")}
 
     def rank(item) -> int:
