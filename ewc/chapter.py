@@ -17,7 +17,7 @@ from ewc import claims, findings, fingerprint, plots, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.cost_tables import run_minutes
 from ewc.errors import EwcError
-from ewc.markdown import markdown, markdown_table
+from ewc.markdown import markdown, markdown_table, seeds_text
 from ewc.paths import bench_path, rerun_check_path
 
 BOOK_PROFILES = ("smoke", "quick")
@@ -111,11 +111,11 @@ def verdict_runs(profile: str) -> tuple[dict[str, dict[int, dict]], str]:
         confirmed, missing = suite_progress("confirmation")
         if not missing:
             seeds = sorted(next(iter(confirmed.values())))
-            return {m: confirmed[m] for m in THREE}, f"confirmation seeds {seeds[0]}–{seeds[-1]}"
+            return {m: confirmed[m] for m in THREE}, seeds_text(seeds, "confirmation seed")
     runs = book_runs(profile, {m: m for m in THREE})
     seeds = sorted(runs["none"])
-    what = "calibration seeds" if profile == "quick" else "seeds"
-    return runs, f"{what} {seeds[0]}–{seeds[-1]}" if seeds else what
+    what = "calibration seed" if profile == "quick" else "seed"
+    return runs, seeds_text(seeds, what) if seeds else what + "s"
 
 
 def judged_claims(profile: str) -> tuple[list, list]:
@@ -163,7 +163,7 @@ def glance_columns(profile: str) -> dict[str, list]:
 
 def _network_label(profile: str, seeds) -> str:
     other = "MLP" if config(profile).arch == "cnn" else "CNN"
-    return f"{other}, seeds {seeds[0]}–{seeds[-1]}" if seeds else other
+    return f"{other}, {seeds_text(seeds)}" if seeds else other
 
 
 def _cell(j) -> str:

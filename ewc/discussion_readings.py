@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ewc import claims, forecast, stats
-from ewc.markdown import markdown, markdown_table
+from ewc.markdown import markdown, markdown_table, seeds_text
 from ewc.plots import MODE_TITLES
 from ewc.tables import permuted_just_learned_pct
 
@@ -24,16 +24,6 @@ Metric = Callable[[dict], float]
 
 # ---------------------------------------------------------------------------------------------------------------
 # Small pieces of text
-
-
-def seeds_text(seeds) -> str:
-    """'seeds 0–4' for a run of consecutive seeds, 'seed 0' for one, 'seeds 0, 2 and 5' otherwise."""
-    s = sorted(seeds)
-    if len(s) == 1:
-        return f"seed {s[0]}"
-    if s == list(range(s[0], s[-1] + 1)):
-        return f"seeds {s[0]}–{s[-1]}"
-    return "seeds " + ", ".join(map(str, s[:-1])) + f" and {s[-1]}"
 
 
 def _num(x: float) -> str:

@@ -33,3 +33,14 @@ def pct(fraction: float | None, digits: int = 1) -> str:
 def points(delta: float, digits: int = 1) -> str:
     """A difference of fractions in signed percentage points: -0.403 -> '−40.3'."""
     return f"{100 * delta:+.{digits}f}".replace("-", "−")
+
+
+def seeds_text(seeds, noun: str = "seed") -> str:
+    """'seeds 0–4' for a run of consecutive seeds, 'seed 0' for one, 'seeds 0, 2 and 5' otherwise (``noun`` may be
+    'calibration seed')."""
+    s = sorted(seeds)
+    if len(s) == 1:
+        return f"{noun} {s[0]}"
+    if s == list(range(s[0], s[-1] + 1)):
+        return f"{noun}s {s[0]}–{s[-1]}"
+    return f"{noun}s " + ", ".join(map(str, s[:-1])) + f" and {s[-1]}"

@@ -7,6 +7,7 @@ import pytest
 
 from ewc import claims, findings
 from ewc import discussion_readings as dr
+from ewc.markdown import seeds_text
 from ewc.results import metrics
 
 
@@ -24,9 +25,9 @@ def text(md) -> str:
 
 
 def test_seeds_are_named_as_a_reader_counts_them():
-    assert dr.seeds_text([2, 0, 1, 3, 4]) == "seeds 0–4"
-    assert dr.seeds_text({0}) == "seed 0"
-    assert dr.seeds_text([5, 0, 2]) == "seeds 0, 2 and 5"
+    assert seeds_text([2, 0, 1, 3, 4]) == "seeds 0–4"
+    assert seeds_text({0}) == "seed 0"
+    assert seeds_text([5, 0, 2]) == "seeds 0, 2 and 5"
 
 
 def test_modes_reading_cites_task_1_the_best_penalty_the_others_and_plasticity():

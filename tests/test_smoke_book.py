@@ -32,7 +32,7 @@ def source_digest() -> dict[str, int]:
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory):
     """The smoke book, its runs trained in the book's own process (``--jobs 0``): the same results as fresh worker
-    processes, bit for bit, without 24 interpreter starts; the workers, quiet where TensorFlow is noisy, are
+    processes, bit for bit, without 19 interpreter starts; the workers, quiet where TensorFlow is noisy, are
     test_run_pool's."""
     tmp = tmp_path_factory.mktemp("smoke-book")
     before = git_status(), source_digest()
