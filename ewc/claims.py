@@ -28,6 +28,11 @@ Metric = Callable[[dict], float]
 # Numbers of one run, in percentage points
 
 
+def seed_mean(runs: dict[int, dict], metric: Metric) -> float:
+    """``metric``'s mean over the runs of one group (``{seed: results dict}``)."""
+    return stats.summarize([metric(r) for r in runs.values()]).mean
+
+
 def acc(result: dict) -> float:
     """ACC: mean final accuracy over all tasks."""
     return 100 * result["metrics"]["acc"]

@@ -44,3 +44,23 @@ def seeds_text(seeds, noun: str = "seed") -> str:
     if s == list(range(s[0], s[-1] + 1)):
         return f"{noun}s {s[0]}–{s[-1]}"
     return f"{noun}s " + ", ".join(map(str, s[:-1])) + f" and {s[-1]}"
+
+
+def number(x: float) -> str:
+    """One decimal, with a true minus sign: -3.25 -> '−3.2'."""
+    return f"{x:.1f}".replace("-", "−")
+
+
+def signed(x: float) -> str:
+    """One decimal with its sign, a true minus: 2 -> '+2.0', -0.5 -> '−0.5'."""
+    return f"{x:+.1f}".replace("-", "−")
+
+
+def printed_gap(a: float, b: float) -> float:
+    """a - b as a reader computes it from the two numbers printed beside it (each rounded to 0.1)."""
+    return round(a, 1) - round(b, 1)
+
+
+def joined(parts: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ewc import claims, findings
+from ewc import block_reading, claims, findings
 from ewc import discussion_readings as dr
 from ewc.markdown import seeds_text
 from ewc.results import metrics
@@ -140,7 +140,7 @@ def test_networks_reading_counts_the_findings_whose_verdicts_agree():
 def test_group_verdict_is_compare_groups_verdict(a, b, noise):
     ra = {s: run([[v / 100, None], [v / 100, v / 100]], s) for s, v in enumerate(a)}
     rb = {s: run([[v / 100, None], [v / 100, v / 100]], s) for s, v in enumerate(b)}
-    v = dr.group_verdict(ra, rb, claims.acc, noise)
+    v = block_reading.group_verdict(ra, rb, claims.acc, noise)
     line = claims.compare_groups("x", ra, rb, claims.acc, noise)
     assert line.startswith(f"x: {v.verdict} (")
     assert v.mean_a == pytest.approx(sum(a) / len(a)) and v.paired == (len(a) >= 3)
@@ -164,7 +164,7 @@ def test_block_reading_answers_its_three_questions_from_the_grid():
         ("MLP", "block", "none"): cell(0.55, 0.935),
         ("MLP", "block", "ewc-all"): cell(0.85, 0.93),
     }
-    said = text(dr.block_reading(grid, {"CNN": 1.0, "MLP": 1.0}, "7×7 blocks"))
+    said = text(block_reading.block_reading(grid, {"CNN": 1.0, "MLP": 1.0}, "7×7 blocks"))
     answers = re.findall(r"^\d\. (.*)$", said, re.M)
     assert len(answers) == 3
     # 1: the CNN's block ACC (70 + 95) / 2 = 82.5 -> (90 + 94) / 2 = 92.0: +9.5 points, beyond 2.77 -> holds
