@@ -107,10 +107,12 @@ def reading(found: dict[str, dict[int, list[float]]]) -> str:
         at5, at30 = losses(by_seed, 5), losses(by_seed, 30)
         mean5 = sum(at5) / len(at5)
         said = f"With {SETTINGS[setting]} ({n} seed{'s' * (n != 1)}) task 1 loses {mean5:.1f} points after 5 epochs"
-        if at30:
+        if at30 and len(at30) == 1:
+            said += f" and {at30[0]:.1f} after 30 ({_than(at30[0], r30)} the report's {r30:.1f}; one run has no range)"
+        elif at30:
             low, high = min(at30), max(at30)
             inside = "inside" if low <= r30 <= high else "outside"
-            span = f"{at30[0]:.1f}" if n == 1 else f"{sum(at30) / n:.1f} (seeds {low:.1f} to {high:.1f})"
+            span = f"{sum(at30) / n:.1f} (seeds {low:.1f} to {high:.1f})"
             said += f" and {span} after 30, the report's {r30:.1f} {inside} that range"
         text.append(said + ".")
     common = sorted(set(found["none_fresh-adam"]) & set(found["none_carried-adam"]))
@@ -126,3 +128,9 @@ def reading(found: dict[str, dict[int, list[float]]]) -> str:
             f"[{d.low:+.1f}, {d.high:+.1f}]: the optimizer's state {matters} at this length."
         )
     return " ".join(text)
+
+
+def _than(ours: float, report: float) -> str:
+    """'less than', 'more than' or 'as much as' (to the printed 0.1 point)."""
+    a, b = round(ours, 1), round(report, 1)
+    return "less than" if a < b else "more than" if a > b else "as much as"

@@ -73,6 +73,17 @@ def test_the_reading_cites_its_numbers_and_pairs_seeds():
     assert "No run" in forgetting.reading({"none_fresh-adam": {}, "none_carried-adam": {}})
 
 
+def test_one_seed_is_set_beside_the_report_without_a_range():
+    report = forgetting.report_curve()
+    r30 = round(report[0] - report[30], 1)
+    one = {"none_fresh-adam": {0: [99.0 - e for e in range(31)]}, "none_carried-adam": {}}  # loses 30.0
+    text = forgetting.reading(one)
+    assert (
+        f"(1 seed) task 1 loses 5.0 points after 5 epochs and 30.0 after 30 (less than the report's {r30:.1f}; " in text
+    )
+    assert "range" not in text.replace("one run has no range", "")
+
+
 def test_a_missing_run_is_named_in_the_readers_words():
     """Never the run's file name: its mode, the settings in which its suite's runs differ, its seed."""
     from ewc import chapter
