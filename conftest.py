@@ -42,9 +42,7 @@ def xdist_group(item) -> str:
     if str(item.fspath).endswith(".ipynb"):
         return file
     defs = getattr(item, "_fixtureinfo", None)
-    wide = defs is not None and any(
-        d[-1].scope != "function" and d[-1].scope != "session" for d in defs.name2fixturedefs.values()
-    )
+    wide = defs is not None and any(d[-1].scope not in ("function", "session") for d in defs.name2fixturedefs.values())
     return file if wide else item.nodeid
 
 

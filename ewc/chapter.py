@@ -17,7 +17,7 @@ from ewc import claims, findings, fingerprint, plots, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.cost_tables import run_minutes
 from ewc.errors import EwcError
-from ewc.markdown import markdown, markdown_table, seeds_text
+from ewc.markdown import markdown, markdown_table, seeds_text, signed
 from ewc.paths import bench_path, rerun_check_path
 
 BOOK_PROFILES = ("smoke", "quick")
@@ -172,7 +172,7 @@ def _cell(j) -> str:
         return "not run yet"
     word = SHORT_VERDICTS.get(j.verdict.removesuffix(" (one run)"), j.verdict)
     mean = sum(j.effects) / len(j.effects)
-    value = f"{mean:.1f} %" if j.claim.level else f"{mean:+.1f}".replace("-", "−")
+    value = f"{mean:.1f} %" if j.claim.level else signed(mean)
     return f"{word} ({value})"
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ewc import stats
-from ewc.markdown import markdown, markdown_table
+from ewc.markdown import markdown, markdown_table, signed
 
 Runs = dict[str, dict[int, dict]]
 NO_DIFFERENCE = stats.NO_DIFFERENCE
@@ -273,10 +273,6 @@ def verdict_lines(judgements: list[Judgement]) -> list[str]:
     return [f"{j.claim.text}: {j.verdict}" for j in judgements]
 
 
-def _signed(x: float) -> str:
-    return f"{x:+.1f}".replace("-", "−")
-
-
 def size_text(claim: Claim) -> str:
     """The effect the claim needs, in the table's words: '≥ 20', '≤ −5', '±2' (an equality), '> 0' (no size)."""
     if not claim.direction:
@@ -303,7 +299,7 @@ def claims_table(judgements: list[Judgement]):
             rows.append([j.claim.short, kind, size_text(j.claim), "—", "—", j.verdict])
             continue
         d = c.diff
-        show = (lambda x: f"{x:.1f} %") if j.claim.level else _signed  # a level is an accuracy, not a difference
+        show = (lambda x: f"{x:.1f} %") if j.claim.level else signed  # a level is an accuracy, not a difference
         interval = "—" if d.n < 2 else f"[{show(d.low)}, {show(d.high)}]"
         if j.claim.level and d.n >= 2 and (d.low < 0 or d.high > 100):  # an accuracy's interval past 0-100 %
             interval = "seeds: " + ", ".join(f"{v:.1f}" for v in j.effects)
@@ -357,7 +353,7 @@ def candidates_table(judged: dict[str, list[Judgement]], mark: str = "floor"):
                 row.append(j.verdict)
                 continue
             d = c.diff
-            cell = _signed(d.mean) + ("" if d.n < 2 else f" [{_signed(d.low)}, {_signed(d.high)}]")
+            cell = signed(d.mean) + ("" if d.n < 2 else f" [{signed(d.low)}, {signed(d.high)}]")
             if mark == "floor" and j.claim.floor is not None:
                 cell += f" **{'met' if j.floor_met else 'not met'}**"
             if mark == "verdict":

@@ -14,6 +14,7 @@ import numpy as np
 
 from ewc import chapter, claims, plots, report_figures, stats, tables
 from ewc.findings import REPORT_ACC
+from ewc.markdown import signed
 
 #: mode -> (the report's experiment, its figure)
 EXPERIMENTS = {"none": ("Exp. 1", 3), "ewc-all": ("Exp. 2", 4), "ewc-previous": ("Exp. 3", 5)}
@@ -57,8 +58,8 @@ def verdict_sentence(judgement: claims.Judgement, seeds_label: str) -> str:
     if c.level:  # an accuracy level, in %
         numbers = f"{d.mean:.1f} %" + ("" if d.n < 2 else f", 95 % interval [{d.low:.1f}, {d.high:.1f}] %")
     else:
-        numbers = f"{_signed(d.mean)} points"
-        numbers += "" if d.n < 2 else f", 95 % interval [{_signed(d.low)}, {_signed(d.high)}]"
+        numbers = f"{signed(d.mean)} points"
+        numbers += "" if d.n < 2 else f", 95 % interval [{signed(d.low)}, {signed(d.high)}]"
     sentence = f"“{finding}” (needs {claims.size_text(c)}): **{judgement.verdict}** on the {seeds_label} ({numbers})."
     clears = d.n >= 2 and c.direction and min(c.direction * d.low, c.direction * d.high) >= c.size
     if judgement.verdict == claims.UNRESOLVED and clears and judgement.adjusted is not None:
@@ -67,10 +68,6 @@ def verdict_sentence(judgement: claims.Judgement, seeds_label: str) -> str:
             f"adjusted p = {judgement.adjusted[0]:.3f}, above {stats.ALPHA}."
         )
     return sentence
-
-
-def _signed(x: float) -> str:
-    return f"{x:+.1f}".replace("-", "−")
 
 
 @dataclass(frozen=True)
