@@ -22,6 +22,16 @@ def mnist():
     return load_mnist()
 
 
+@pytest.fixture(scope="session")
+def recorded_fingerprint() -> dict:
+    """This checkout's science fingerprint, recorded (probed on a cold cache) as the book's runner records it, for a
+    test that reads the published runs through the chapters' code outside nbval (whose collection hook records it
+    otherwise: the root conftest.py)."""
+    from ewc.fingerprint import cached_fingerprint
+
+    return cached_fingerprint()
+
+
 @dataclass(frozen=True)
 class BuiltBook:
     """The published book, built once per test session (``built_book``)."""

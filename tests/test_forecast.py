@@ -62,7 +62,7 @@ def test_too_few_seeds_make_no_forecast():
     assert "Too few seeds" in discussion_readings.rerun_summary(judged).data
 
 
-def test_a_rerun_check_is_judged_against_the_published_forecast():
+def test_a_rerun_check_is_judged_against_the_published_forecast(recorded_fingerprint):
     """On the published quick runs: a changed primary verdict or settings line fails the check; exploratory changes
     pass up to the forecast's range, counted once per claim whichever chapters print it."""
     from ewc import chapter
