@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from ewc import chapter, claims, plots, report_figures, stats, tables
 from ewc.findings import REPORT_ACC
 from ewc.markdown import signed
@@ -20,23 +18,19 @@ from ewc.markdown import signed
 EXPERIMENTS = {"none": ("Exp. 1", 3), "ewc-all": ("Exp. 2", 4), "ewc-previous": ("Exp. 3", 5)}
 
 
-def _mean(values) -> float:
-    return float(np.mean(list(values)))
-
-
 def final_accuracy(runs: dict[int, dict]) -> list[float]:
     """Each task's accuracy (%) at the end of the last task, mean over the runs (seeds)."""
-    return [_mean(100 * r["task_matrix"][-1][k] for r in runs.values()) for k in range(_tasks(runs))]
+    return [stats.mean(100 * r["task_matrix"][-1][k] for r in runs.values()) for k in range(_tasks(runs))]
 
 
 def learned_accuracy(runs: dict[int, dict]) -> list[float]:
     """Each task's accuracy (%) right after it was learned (the task matrix's diagonal), mean over the runs."""
-    return [_mean(100 * r["task_matrix"][k][k] for r in runs.values()) for k in range(_tasks(runs))]
+    return [stats.mean(100 * r["task_matrix"][k][k] for r in runs.values()) for k in range(_tasks(runs))]
 
 
 def mean_acc(runs: dict[int, dict]) -> float:
     """ACC (%): the mean final accuracy over the tasks, mean over the runs."""
-    return _mean(claims.acc(r) for r in runs.values())
+    return stats.mean(claims.acc(r) for r in runs.values())
 
 
 def _tasks(runs: dict[int, dict]) -> int:
@@ -123,7 +117,7 @@ class ResultsPage:
 
     def _reading_none(self) -> str:
         final, learned = final_accuracy(self.this), learned_accuracy(self.this)
-        after2 = learned[0] - _mean(claims.loss_after_next(1)(r) for r in self.this.values())
+        after2 = learned[0] - stats.mean(claims.loss_after_next(1)(r) for r in self.this.values())
         rep = report_matrix("none")
         n = len(final)
         return (

@@ -3,9 +3,7 @@ a Reading written from its runs beside the report's digitized values and the ``q
 
 from __future__ import annotations
 
-import numpy as np
-
-from ewc import claims, plots, report_figures
+from ewc import claims, plots, report_figures, stats
 from ewc.findings import REPORT_ACC
 
 MODES = ("none", "ewc-all", "ewc-previous", "ewc-online")
@@ -30,22 +28,18 @@ def figure(runs: dict[str, dict[int, dict]]):
     return fig
 
 
-def _mean(values) -> float:
-    return float(np.mean(list(values)))
-
-
 def reading(runs: dict[str, dict[int, dict]], judged: list[claims.Judgement], quick_loss: float | None = None) -> str:
     """The chapter's Reading (Markdown), from ``runs`` (``{mode: {seed: result}}``, the three experiments needed)
     and the report's findings ``judged`` on them: how much task 1 loses over task 2 beside the report and the quick
     profile (``quick_loss``, points), how well task 1 was learned in 5 epochs, the three ACCs beside the report's,
     and the verdict of each primary finding."""
     none = runs["none"].values()
-    learned = _mean(100 * r["task_matrix"][0][0] for r in none)
-    loss = _mean(claims.loss_after_next(1)(r) for r in none)
+    learned = stats.mean(100 * r["task_matrix"][0][0] for r in none)
+    loss = stats.mean(claims.loss_after_next(1)(r) for r in none)
     epochs = next(iter(none))["config"]["epochs"]
     fig3 = report_figures.end_of_task_matrix("none")
     report_loss = 100 * (fig3[0][0] - fig3[1][0])
-    acc = {m: _mean(claims.acc(r) for r in runs[m].values()) for m in ("none", "ewc-all", "ewc-previous")}
+    acc = {m: stats.mean(claims.acc(r) for r in runs[m].values()) for m in ("none", "ewc-all", "ewc-previous")}
     seeds = len(runs["none"])
     quick = "" if quick_loss is None else f", the quick profile {quick_loss:.1f}"
     counts: dict[str, int] = {}

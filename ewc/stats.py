@@ -53,18 +53,24 @@ class Summary:
         return (self.high - self.low) / 2
 
 
+def mean(values) -> float:
+    """The mean of a sequence (or iterable) of numbers, at least one, summed exactly (``math.fsum``)."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("no values to summarize")
+    return math.fsum(values) / len(values)
+
+
 def summarize(values) -> Summary:
     """``Summary`` of a sequence of numbers (at least one)."""
     values = [float(v) for v in values]
+    mean_ = mean(values)
     n = len(values)
-    if n == 0:
-        raise ValueError("no values to summarize")
-    mean = math.fsum(values) / n
     if n == 1:
-        return Summary(mean, 0.0, 1, -math.inf, math.inf)
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+        return Summary(mean_, 0.0, 1, -math.inf, math.inf)
+    sd = math.sqrt(math.fsum((v - mean_) ** 2 for v in values) / (n - 1))
     half = t975(n - 1) * sd / math.sqrt(n)
-    return Summary(mean, sd, n, mean - half, mean + half)
+    return Summary(mean_, sd, n, mean_ - half, mean_ + half)
 
 
 def mean_sd(values, digits: int = 1) -> str:
