@@ -2,9 +2,10 @@
 
 The whole book is made again from nothing in a scratch directory (``_build/rerun``): every run of the profile's suite
 trained afresh (with a task-1 cache of its own, so nothing trained before is reused), the benches measured, the
-chapters rendered from those runs and the HTML built (the reference suites the chapters show, such as the
-calibration, are copied, not rerun). Its wall time and peak memory (all processes together) are recorded, so the
-check also measures what the book costs from nothing. Then:
+chapters rendered from those runs and the HTML built. At ``quick`` the ``confirmation`` suite, whose fresh seeds the
+report's findings are judged on once it is complete, is retrained too (``retrained_suites``); the other reference
+suites the chapters show, such as the calibration, are copied, not rerun. The check's wall time and peak memory (all
+processes together) are recorded, so it also measures what the book costs from nothing. Then:
 
 * every line of every cell the book checks (tag ``nbval-check-output``: the settings, the seeds, every verdict line)
   must be identical to the published chapter's;
@@ -59,13 +60,14 @@ def checked_lines(notebook: Path) -> list[str]:
     return lines
 
 
-def group_means(profile: str, root: Path) -> dict[str, dict[str, list[float]]]:
-    """``{group: {"ACC": [per seed], "final task k": [...]}}`` for the suite's groups of several seeds."""
-    suite = suites.suite(profile)
+def group_means(suite_name: str, root: Path) -> dict[str, dict[str, list[float]]]:
+    """``{group: {"ACC": [per seed], "final task k": [...]}}`` for suite ``suite_name``'s groups of several seeds
+    whose results lie under ``root``."""
+    suite = suites.suite(suite_name)
     groups: dict[str, dict[str, list[float]]] = {}
     for name in suite.runs:
         group, _ = suites.split_run_name(name)
-        path = root / profile / f"{name}.json"
+        path = root / suite_name / f"{name}.json"
         if not path.is_file():
             continue
         result = json.loads(path.read_text())
@@ -74,6 +76,23 @@ def group_means(profile: str, root: Path) -> dict[str, dict[str, list[float]]]:
         for k, v in enumerate(result["metrics"]["final"]):
             values.setdefault(f"final task {k + 1}", []).append(100 * v)
     return {g: v for g, v in groups.items() if len(v["ACC"]) >= 2}
+
+
+def retrained_suites(profile: str) -> list[str]:
+    """The suites a check of ``profile`` trains afresh: the profile's own, and at ``quick`` the ``confirmation``
+    suite once it is complete in the published results, because the published verdicts on the report's findings
+    then come from it (``chapter.verdict_runs``); a rerun that copied it would keep those verdicts by construction.
+    Every other suite is copied. Call it while ``$EWC_RESULTS_DIR`` names the published results."""
+    names = [profile]
+    if profile == "quick" and not chapter.suite_progress("confirmation")[1]:
+        names.append("confirmation")
+    return names
+
+
+def _labelled(profile: str, suite_name: str, values: dict) -> dict:
+    """``values`` keyed as the report shows them: the profile's own groups or runs bare, another suite's prefixed
+    with its name (``confirmation/none``)."""
+    return values if suite_name == profile else {f"{suite_name}/{k}": v for k, v in values.items()}
 
 
 def compare_means(published: dict, rerun: dict) -> list[dict]:
@@ -120,11 +139,11 @@ def _scratch_for(profile: str, jobs: int) -> Path:
     return scratch
 
 
-def first_losses(profile: str, root: Path) -> dict[str, float]:
-    """``{run: its first recorded training loss}`` for the profile's runs present under ``root``."""
+def first_losses(suite_name: str, root: Path) -> dict[str, float]:
+    """``{run: its first recorded training loss}`` for suite ``suite_name``'s runs present under ``root``."""
     losses = {}
-    for name in suites.suite(profile).runs:
-        path = root / profile / f"{name}.json"
+    for name in suites.suite(suite_name).runs:
+        path = root / suite_name / f"{name}.json"
         if path.is_file():
             loss = json.loads(path.read_text())["train_loss"][0]
             losses[name] = float(loss[0] if isinstance(loss, list) else loss)
@@ -135,10 +154,11 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
     """Run the check (see the module docstring); returns 0 when everything matches, else 1."""
     published_root = results_root()
     jobs = run_pool.default_jobs() if jobs is None else jobs
+    retrained = retrained_suites(profile)
     scratch = _scratch_for(profile, jobs)
     results = scratch / "results"
     for other in published_root.iterdir():  # the reference suites the chapters show are not rerun, only shown
-        if other.is_dir() and other.name != profile and not (results / other.name).exists():
+        if other.is_dir() and other.name not in retrained and not (results / other.name).exists():
             shutil.copytree(other, results / other.name, ignore=shutil.ignore_patterns("*.ckpt.npz", "logs", ".*"))
     saved = {k: os.environ.get(k) for k in (RESULTS_ENV, "EWC_TASK1_CACHE")}
     os.environ[RESULTS_ENV] = str(results)
@@ -146,7 +166,8 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
     started = time.time()
     try:
         with book_run.TreeMemory() as memory:  # the whole book from nothing: runs, benches, chapters, HTML
-            run_pool.train_pending(profile, progress, jobs)
+            for name in retrained:
+                run_pool.train_pending(name, progress, jobs)
             bench.run_missing_benches(profile)
             chapters = site.chapter_sources()
             try:
@@ -171,14 +192,21 @@ def check_against_published(profile: str = "quick", progress: bool = True, jobs:
                 {"chapter": name, "published": sorted(set(old) - set(new)), "rerun": sorted(set(new) - set(old))}
             )
     verdicts = judge_verdict_changes(profile, line_diffs)
-    means = compare_means(group_means(profile, published_root), group_means(profile, results))
-    published_losses, rerun_losses = first_losses(profile, published_root), first_losses(profile, results)
+    means, published_losses, rerun_losses = [], {}, {}
+    for name in retrained:
+        means += compare_means(
+            _labelled(profile, name, group_means(name, published_root)),
+            _labelled(profile, name, group_means(name, results)),
+        )
+        published_losses |= _labelled(profile, name, first_losses(name, published_root))
+        rerun_losses |= _labelled(profile, name, first_losses(name, results))
     same_loss = [n for n in rerun_losses if published_losses.get(n) == rerun_losses[n]]
     report = {
         "profile": profile,
         "profile_config": make_config(profile).to_dict(),  # which values of the profile were checked
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "jobs": jobs,
+        "suites_retrained": retrained,
         "machine": platform.machine(),
         "processor": _cpu_model(),
         "wall_s": round(wall_s, 1),

@@ -71,10 +71,11 @@ def train_runs(runs: list[tuple[str, RunConfig, Path]], jobs: int = 1, bar=None)
         _train_in_workers(groups, max(1, min(jobs, len(groups))), bar)
 
 
-def train_pending(profile: str, progress: bool = True, jobs: int | None = None) -> int:
-    """Train every run of the profile's suite that is not complete and matching, ``jobs`` side by side (default
-    ``default_jobs``), under one live progress display; returns how many were trained."""
-    suite = suites.suite(profile)
+def train_pending(suite_name: str, progress: bool = True, jobs: int | None = None) -> int:
+    """Train every run of suite ``suite_name`` (a profile's suite is named after the profile) that is not complete
+    and matching, ``jobs`` side by side (default ``default_jobs``), under one live progress display; returns how
+    many were trained."""
+    suite = suites.suite(suite_name)
     current = fingerprint.cached_fingerprint()  # probed here if not recorded yet: the chapters only read the record
     pending = [
         (name, c, suite.path(name))
@@ -83,11 +84,11 @@ def train_pending(profile: str, progress: bool = True, jobs: int | None = None) 
     ]
     done = len(suite.runs) - len(pending)
     if not pending:
-        print(f"runs: all {len(suite.runs)} runs of suite {profile} are complete", file=sys.stderr, flush=True)
+        print(f"runs: all {len(suite.runs)} runs of suite {suite_name} are complete", file=sys.stderr, flush=True)
         return 0
     jobs = default_jobs() if jobs is None else jobs
     print(
-        f"runs: training {len(pending)} of {len(suite.runs)} runs of suite {profile} ({done} complete), "
+        f"runs: training {len(pending)} of {len(suite.runs)} runs of suite {suite_name} ({done} complete), "
         + (f"{jobs} at a time, each in a fresh process" if jobs else "in this process"),
         file=sys.stderr,
         flush=True,

@@ -1,0 +1,37 @@
+"""What the rerun check trains afresh and how it gathers the means it compares (the check itself takes hours: the
+smoke book's test runs its pieces on the smoke profile)."""
+
+import json
+
+import pytest
+
+from ewc import chapter, rerun
+
+
+@pytest.mark.parametrize(
+    "missing, retrained",
+    [([], ["quick", "confirmation"]), (["ewc-all/seed-7"], ["quick"])],
+)
+def test_the_confirmation_suite_is_retrained_once_the_published_verdicts_come_from_it(monkeypatch, missing, retrained):
+    monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, missing) if name == "confirmation" else None)
+    assert rerun.retrained_suites("quick") == retrained
+    monkeypatch.setattr(chapter, "suite_progress", lambda name: pytest.fail("smoke has no confirmation suite"))
+    assert rerun.retrained_suites("smoke") == ["smoke"]
+
+
+def write_result(path, acc, final, first_loss):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"metrics": {"acc": acc, "final": final}, "train_loss": [[first_loss, 0.1]]}))
+
+
+def test_means_and_first_losses_of_another_suite_are_read_from_its_own_folder_and_labelled(tmp_path):
+    write_result(tmp_path / "confirmation/none/seed-5.json", 0.5, [0.2, 0.8], 2.25)
+    write_result(tmp_path / "confirmation/none/seed-6.json", 0.7, [0.4, 1.0], 2.5)
+    write_result(tmp_path / "confirmation/ewc-all/seed-5.json", 0.9, [0.9, 0.9], 2.0)  # one seed: no mean
+    write_result(tmp_path / "quick/none/seed-5.json", 0.1, [0.1, 0.1], 9.0)  # another suite's folder: not read
+    means = rerun.group_means("confirmation", tmp_path)
+    assert means == {"none": {"ACC": [50.0, 70.0], "final task 1": [20.0, 40.0], "final task 2": [80.0, 100.0]}}
+    losses = rerun.first_losses("confirmation", tmp_path)
+    assert losses == {"none/seed-5": 2.25, "none/seed-6": 2.5, "ewc-all/seed-5": 2.0}
+    assert rerun._labelled("quick", "confirmation", losses)["confirmation/none/seed-5"] == 2.25
+    assert rerun._labelled("quick", "quick", losses) is losses
