@@ -89,7 +89,8 @@ def summary_rows(found: dict[str, dict[int, list[float]]]) -> list[list[str]]:
 def reading(found: dict[str, dict[int, list[float]]]) -> str:
     """The dose-response in words, every number computed from ``found`` (``curves``) and the report's Figure 3:
     task 1's loss after 5 and after 30 epochs of task 2 per setting; the fresh-minus-carried difference paired by
-    seed where both ran; and whether the report's loss lies inside our seeds' range (Markdown text)."""
+    seed where both ran (one pair is given as it is, without an interval); and whether the report's loss lies inside
+    our seeds' range (Markdown text)."""
     from ewc import stats
 
     report = report_curve()
@@ -116,6 +117,15 @@ def reading(found: dict[str, dict[int, list[float]]]) -> str:
             said += f" and {span} after 30, the report's {r30:.1f} {inside} that range"
         text.append(said + ".")
     common = sorted(set(found["none_fresh-adam"]) & set(found["none_carried-adam"]))
+    if len(common) == 1:
+        (seed,) = common
+        fresh, carried = found["none_fresh-adam"][seed], found["none_carried-adam"][seed]
+        text.append(
+            f"At seed {seed}, the one seed trained both ways from the same task 1, a fresh Adam loses "
+            f"{(fresh[0] - fresh[30]) - (carried[0] - carried[30]):+.1f} points more after 30 epochs "
+            f"({fresh[0] - fresh[30]:.1f} against {carried[0] - carried[30]:.1f}): one pair, judged as one run, "
+            "with no interval."
+        )
     if len(common) >= 2:
         c = stats.paired(
             [found["none_fresh-adam"][s][0] - found["none_fresh-adam"][s][30] for s in common],

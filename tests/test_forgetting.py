@@ -82,6 +82,20 @@ def test_one_seed_is_set_beside_the_report_without_a_range():
         f"(1 seed) task 1 loses 5.0 points after 5 epochs and 30.0 after 30 (less than the report's {r30:.1f}; " in text
     )
     assert "range" not in text.replace("one run has no range", "")
+    assert "seed trained both ways" not in text
+
+
+def test_one_seed_trained_both_ways_is_one_pair_without_an_interval():
+    found = {
+        "none_fresh-adam": {0: [99.0 - e for e in range(31)], 1: [98.0 - 0.8 * e for e in range(31)]},  # 1 loses 24
+        "none_carried-adam": {1: [98.5 - 0.3 * e for e in range(31)]},  # loses 9
+    }
+    text = forgetting.reading(found)
+    assert (
+        "At seed 1, the one seed trained both ways from the same task 1, a fresh Adam loses +15.0 points more after "
+        "30 epochs (24.0 against 9.0): one pair, judged as one run, with no interval." in text
+    )
+    assert "Paired by seed" not in text
 
 
 def test_a_missing_run_is_named_in_the_readers_words():
