@@ -26,6 +26,7 @@ The probe takes seconds; its result is cached per version of the package's sourc
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import math
@@ -193,14 +194,22 @@ def stored_fingerprint() -> dict:
 
 def cached_fingerprint() -> dict:
     """``compute()``, memoized in this process and recorded on disk (``$EWC_DATA_DIR/fingerprint/<source key>.json``):
-    the runner's way to the fingerprint (it may take seconds to probe)."""
+    the runner's way to the fingerprint (it may take seconds to probe). Processes that ask at once (the test
+    runner's workers, jobs side by side) probe once: the first holds an exclusive ``flock`` on ``<record>.lock``
+    while it probes, the others wait for it and read its record."""
     global _memo
     try:
         return stored_fingerprint()
     except MissingFingerprint:
         pass
     path = _record_path()
-    _memo = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(_memo, path)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also when this process dies
+        try:
+            return stored_fingerprint()  # recorded by the process that held the lock before
+        except MissingFingerprint:
+            pass
+        _memo = compute()
+        write_json_atomic(_memo, path)
     return _memo

@@ -49,3 +49,39 @@ def test_chapters_read_the_recorded_fingerprint_and_never_probe_it(tmp_path, mon
     assert fingerprint.cached_fingerprint() == {"version": 2, "probe": 1.0} and probed == [1]
     monkeypatch.setattr(fingerprint, "_memo", None)  # a new process: it reads the record the runner left
     assert fingerprint.stored_fingerprint() == {"version": 2, "probe": 1.0} and probed == [1]
+
+
+PROBE_ONCE = """
+import json, sys, time
+from pathlib import Path
+from ewc import fingerprint
+def compute():  # a slow probe that leaves a trace of every call
+    with open(sys.argv[1], "a") as f:
+        f.write("probed\\n")
+    time.sleep(1.5)
+    return {"version": 2, "probe": 1.0}
+fingerprint.compute = compute
+print(json.dumps(fingerprint.cached_fingerprint()))
+"""
+
+
+def test_processes_asking_at_once_on_a_cold_cache_probe_once(tmp_path):
+    """The test runner's two workers (and jobs side by side) all need the record at start: one probes, the others
+    wait for its record instead of probing too."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    trace = tmp_path / "trace"
+    env = os.environ | {"EWC_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", PROBE_ONCE, str(trace)], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=60)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    assert [json.loads(o) for o in outputs] == [{"version": 2, "probe": 1.0}] * 3
+    assert trace.read_text() == "probed\n"
