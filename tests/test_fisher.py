@@ -81,10 +81,13 @@ def mlp(examples):
 def test_fast_fisher_equals_per_example_loop(arch, kind, examples, cnn, mlp):
     model = {"cnn": cnn, "mlp": mlp}[arch]
     x, y = examples
+    batch = 10  # 10 divides neither 24 nor 12: a partial batch
+    if arch == "cnn":  # the reference's per-example backward passes through the convolution are slow
+        x, y = x[:12], y[:12]
     if kind == "expected" and arch == "cnn":
-        x, y = x[:12], y[:12]  # ten backward passes per example in the reference
+        x, y, batch = x[:6], y[:6], 4  # ten backward passes per example in the reference; 4 + a partial 2
     assert supports_fast_path(model)
-    fast = fisher_diagonal(model, x, y, kind=kind, batch_size=10, seed=3)  # 10 does not divide 24: a partial batch
+    fast = fisher_diagonal(model, x, y, kind=kind, batch_size=batch, seed=3)
     labels = sample_labels(model, x, seed=3) if kind == "sampled" else y
     assert_fisher_close(fast, reference_fisher(model, x, labels, kind))
 
