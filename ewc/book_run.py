@@ -1,9 +1,9 @@
-"""The record of a complete ``python -m ewc book`` run: its wall time and peak memory, shown by the training-time
-chapter."""
+"""The record of a complete ``python -m ewc book`` run: its wall time and peak memory, written to
+``results/<profile>/book-run.json`` for whoever wants to know what a book run costs on their machine. No chapter shows
+it: it changes with every run, and a chapter's checked output must not."""
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import threading
@@ -13,12 +13,6 @@ import psutil
 
 from ewc.paths import book_run_path
 from ewc.results import write_json_atomic
-
-
-def last_book_run(profile: str) -> dict | None:
-    """The record ``record_book_run`` wrote for ``profile``, or None."""
-    path = book_run_path(profile)
-    return json.loads(path.read_text()) if path.is_file() else None
 
 
 class TreeMemory:

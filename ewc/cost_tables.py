@@ -1,14 +1,13 @@
-"""What the book's runs and benchmarks cost, as the chapters print it: minutes per run, the last complete book run
-(``ewc.book_run``) and the engineering appendix's measurements (the benches of ``ewc.bench``). The report's claims
-about cost are judged in ``ewc.cost_claims``.
+"""What the book's runs and benchmarks cost, as the chapters print it: minutes per run and the engineering appendix's
+measurements (the benches of ``ewc.bench``). The report's claims about cost are judged in ``ewc.cost_claims``.
 
-Every function takes results dicts, a bench's dict or a book-run record and returns text (``run_minutes``) or
+Every function takes results dicts or a bench's dict and returns text (``run_minutes``) or
 Markdown (``ewc.markdown``), naming the machine a bench ran on, since its figures hold for that machine only.
 """
 
 from __future__ import annotations
 
-from ewc.markdown import markdown, markdown_table
+from ewc.markdown import markdown
 
 
 def run_minutes(runs: dict[str, dict[int, dict]]) -> str:
@@ -24,32 +23,6 @@ def run_minutes(runs: dict[str, dict[int, dict]]) -> str:
         return ""
     low, high = f"{min(minutes):.0f}", f"{max(minutes):.0f}"
     return f"each took {low if low == high else f'{low}–{high}'} min of training, Fisher and evaluation"
-
-
-def book_run_table(record: dict | None):
-    """The cost of the last complete ``python -m ewc book`` (``ewc.book_run.record_book_run``), or a note that none
-    was recorded."""
-    if record is None:
-        return markdown("No complete run of the book has been recorded at this profile yet.")
-    rows = [
-        ["wall time", f"{record['wall_s'] / 60:.1f} min"],
-        ["peak resident memory (largest process)", f"{record['peak_rss_mib'] / 1024:.2f} GiB"],
-    ]
-    if record.get("peak_rss_all_processes_mib"):
-        rows.append(
-            ["peak resident memory (all processes together)", f"{record['peak_rss_all_processes_mib'] / 1024:.2f} GiB"]
-        )
-    if record.get("runs_total") is not None:
-        rows.append(["runs trained in this book run", f"{record['runs_trained']} of {record['runs_total']}"])
-    if record.get("benches_measured") is not None:
-        rows.append(["benches measured in this book run", str(record["benches_measured"])])
-    if record.get("jobs"):
-        rows.append(["runs trained side by side", str(record["jobs"])])
-    rows += [
-        ["finished", record["finished"]],
-        ["CPUs, 1-minute load at the end", f"{record['cpu_count']}, {record['load_avg_1min_at_end']:.1f}"],
-    ]
-    return markdown(markdown_table([f"`python -m ewc book --profile {record['profile']}`", ""], rows))
 
 
 def engineering_numbers(train: dict, step: dict, fisher: dict):
