@@ -381,6 +381,12 @@ def suite_status(name: str, missing: list[str], runs: dict[str, dict[int, dict]]
     return markdown(
         f"**{total - len(missing)} of {total} runs of suite `{name}` are complete**{cost}; the rest are made by "
         f"`python -m ewc suite {name}` (resumable; `--dry-run` lists them with a time estimate). Missing: "
-        + "; ".join(run_label(name, m) for m in missing[:12])
-        + (" …" if len(missing) > 12 else "")
+        + "; ".join(_inside_a_sentence(run_label(name, m)) for m in missing[:12])
+        + (" …" if len(missing) > 12 else ".")
     )
+
+
+def _inside_a_sentence(label: str) -> str:
+    """``label`` with its capital dropped, for the middle of a sentence ('no penalty, seed 1'); an acronym keeps it
+    ('EWC on every task, seed 0')."""
+    return label[0].lower() + label[1:] if label[1:2].islower() else label

@@ -10,6 +10,8 @@ matplotlib.use("Agg")  # files only; notebooks still display the returned figure
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ewc.markdown import seeds_text  # noqa: E402
+
 CHANCE = 0.10
 MODE_TITLES = {
     "none": "No penalty",
@@ -193,7 +195,7 @@ def plot_forgetting(curves: dict[str, dict[int, list[float]]], report: list[floa
         for c in stack:
             ax.plot(np.arange(length), c, color=color, linewidth=0.6, alpha=0.5)
         ax.plot(
-            np.arange(length), stack.mean(axis=0), color=color, linewidth=2, label=f"{setting} ({len(stack)} seeds)"
+            np.arange(length), stack.mean(axis=0), color=color, linewidth=2, label=f"{setting} ({seeds_text(by_seed)})"
         )
     if report is not None:
         ax.plot(
@@ -335,7 +337,12 @@ def plot_learned_mean_panels(panels: dict[str, dict[str, list[dict]]]):
                 )
                 mean, sd = curves.mean(axis=0), curves.std(axis=0, ddof=1 if len(runs) > 1 else 0)
                 x = progress_x(curves.shape[1], runs[0]["config"]["epochs"])
-                ax.plot(x, mean, label=f"{MODE_TITLES.get(mode, mode)} ({len(runs)} seeds)", linewidth=1.6)
+                ax.plot(
+                    x,
+                    mean,
+                    label=f"{MODE_TITLES.get(mode, mode)} ({len(runs)} seed{'s' * (len(runs) != 1)})",
+                    linewidth=1.6,
+                )
                 ax.fill_between(x, mean - sd, mean + sd, alpha=0.25, linewidth=0)
             _task_axis(ax, len(runs[0]["accuracy"][0]))
             ax.set_ylim(0, 100)

@@ -107,3 +107,12 @@ def test_a_missing_run_is_named_in_the_readers_words():
     )
     assert chapter.run_label("paper", "ewc-previous/seed-0") == "EWC on the previous task only, seed 0"
     assert chapter.run_label("report-scale", "none/seed-1") == "No penalty, seed 1"  # λ means nothing without a penalty
+
+
+def test_the_figures_legend_names_each_settings_seeds():
+    from ewc import plots
+
+    curve = [99.0 - e for e in range(31)]
+    ax = plots.plot_forgetting({"fresh": {0: curve, 2: curve}, "carried": {1: curve}, "none yet": {}}, curve)
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["fresh (seeds 0 and 2)", "carried (seed 1)", "the report (Fig. 3)"]

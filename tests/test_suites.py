@@ -489,7 +489,9 @@ def test_suite_status_counts_the_runs_gives_their_cost_and_the_command_for_the_r
     timings = {"train_s": [300.0, 290.0], "eval_s": [5.0, 5.0], "fisher_s": [60.0], "total_s": 1.0}  # 11 min
     text = suite_status("tiny", ["ewc-all/seed-1"], {"none": {0: {"timings": timings}}}).data
     assert text.startswith("**3 of 4 runs of suite `tiny` are complete** (each took 11 min of training, Fisher")
-    assert "`python -m ewc suite tiny`" in text and text.endswith("Missing: EWC on every previous task, seed 1")
+    assert "`python -m ewc suite tiny`" in text and text.endswith("Missing: EWC on every previous task, seed 1.")
+    text = suite_status("tiny", ["none/seed-0", "ewc-all/seed-1"]).data
+    assert text.endswith("Missing: no penalty, seed 0; EWC on every previous task, seed 1.")
     assert suite_status("tiny", []).data == "All 4 runs of suite `tiny` are complete."
 
 
