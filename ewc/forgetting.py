@@ -11,7 +11,7 @@ Curves are task 1's test accuracy (%) at the end of task 1 and after each of tas
 
 from __future__ import annotations
 
-from ewc import report_figures, results, suites
+from ewc import report_figures, results, stats, suites
 from ewc.config import normalize_stored
 
 SETTINGS = {"none_fresh-adam": "a fresh Adam for task 2", "none_carried-adam": "one Adam carried from task 1"}
@@ -66,8 +66,6 @@ def losses(by_seed: dict[int, list[float]], epoch: int) -> list[float]:
 def summary_rows(found: dict[str, dict[int, list[float]]]) -> list[list[str]]:
     """Rows of the dose-response table: per setting and for the report, task 1's loss (points) after each of
     ``CHECKPOINTS`` epochs of task 2 (mean ± sd over seeds, or the single value)."""
-    from ewc import stats
-
     rows = []
     for setting, by_seed in found.items():
         cells = []
@@ -91,8 +89,6 @@ def reading(found: dict[str, dict[int, list[float]]]) -> str:
     task 1's loss after 5 and after 30 epochs of task 2 per setting; the fresh-minus-carried difference paired by
     seed where both ran (one pair is given as it is, without an interval); and whether the report's loss lies inside
     our seeds' range (Markdown text)."""
-    from ewc import stats
-
     report = report_curve()
     r5, r30 = report[0] - report[5], report[0] - report[30]
     text = [

@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # files only; notebooks still display the returned figure
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ewc import report_figures  # noqa: E402
 from ewc.markdown import seeds_text  # noqa: E402
 
 CHANCE = 0.10
@@ -148,8 +149,6 @@ def plot_against_report(runs: list[dict], figure: int | str, ax=None, title: str
     under the same experiment's runs at the report's protocol (the mean over ``runs``, solid; none: the report's
     curves alone), one colour per task as the report drew them, vs epoch (30 per task). Returns the Axes."""
     from matplotlib.lines import Line2D
-
-    from ewc import report_figures
 
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
