@@ -209,13 +209,30 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_fresh_trains_over_a_checkpoint_that_would_be_refused(tmp_path):
-    """Without ``--fresh`` the junk is refused in one line (test_console's noisy bad-input test)."""
+def test_run_fresh_over_a_refused_checkpoint_writes_a_well_formed_results_file(tmp_path):
+    """``run --fresh`` trains over junk that would be refused without it (test_console's noisy bad-input test), and
+    the results file it writes is well formed: one accuracy row per epoch, null before a task starts, the task
+    matrix the rows at each task's end, a Fisher per consolidation."""
     out = tmp_path / "r.json"
     (tmp_path / "r.json.ckpt.npz").write_bytes(b"")  # stale junk where a checkpoint would be
-    fresh = run_cli("run", "--profile", "smoke", "--tasks", "2", "--epochs", "1", "--out", str(out), "--fresh")
+    fresh = run_cli("run", "--profile", "smoke", "--mode", "ewc-all", "--out", str(out), "--fresh", "--no-progress")
     assert fresh.returncode == 0, fresh.stderr
-    assert json.loads(out.read_text())["complete"] and not (tmp_path / "r.json.ckpt.npz").exists()
+    assert not (tmp_path / "r.json.ckpt.npz").exists()
+    result = json.loads(out.read_text())
+    config = result["config"]
+    assert result["complete"] is True and config["mode"] == "ewc-all" and config["profile"] == "smoke"
+    tasks, epochs = config["tasks"], config["epochs"]
+    acc = result["accuracy"]
+    assert len(acc) == tasks * epochs and all(len(row) == tasks for row in acc)
+    for e, row in enumerate(acc):
+        current = e // epochs
+        assert all(v is None for v in row[current + 1 :])  # null before a task starts
+        assert all(0.0 <= v <= 1.0 for v in row[: current + 1])
+    assert result["task_matrix"] == [acc[(i + 1) * epochs - 1] for i in range(tasks)]
+    assert set(result["metrics"]) >= {"acc", "bwt", "forgetting", "just_trained"}
+    assert len(result["timings"]["fisher_s"]) == tasks - 1 and len(result["timings"]["train_s"]) == tasks
+    assert {"tensorflow", "keras", "numpy", "python"} <= set(result["versions"])
+    assert f"wrote {out}" in fresh.stdout
 
 
 def test_checkpoint_config_mismatch_message(tmp_path, mnist):

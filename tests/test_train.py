@@ -1,37 +1,13 @@
-"""The sequential trainer and its results: end to end at smoke scale, forgetting, metrics by hand, determinism."""
-
-import json
+"""The sequential trainer and its results: forgetting, metrics by hand, determinism (the results file the ``run``
+command writes: test_cli)."""
 
 import numpy as np
 import pytest
-from helpers import run_cli
 
 from ewc.config import make_config
 from ewc.experiment import run_resumable
 from ewc.results import metrics, task_matrix
 from ewc.train import SequentialTrainer, make_tasks, run
-
-
-@pytest.mark.slow
-def test_smoke_run_writes_a_well_formed_results_file(tmp_path):
-    out = tmp_path / "r.json"
-    proc = run_cli("run", "--profile", "smoke", "--mode", "ewc-all", "--out", str(out), "--no-progress")
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(out.read_text())
-    config = result["config"]
-    assert result["complete"] is True and config["mode"] == "ewc-all" and config["profile"] == "smoke"
-    tasks, epochs = config["tasks"], config["epochs"]
-    acc = result["accuracy"]
-    assert len(acc) == tasks * epochs and all(len(row) == tasks for row in acc)
-    for e, row in enumerate(acc):
-        current = e // epochs
-        assert all(v is None for v in row[current + 1 :])  # null before a task starts
-        assert all(0.0 <= v <= 1.0 for v in row[: current + 1])
-    assert result["task_matrix"] == [acc[(i + 1) * epochs - 1] for i in range(tasks)]
-    assert set(result["metrics"]) >= {"acc", "bwt", "forgetting", "just_trained"}
-    assert len(result["timings"]["fisher_s"]) == tasks - 1 and len(result["timings"]["train_s"]) == tasks
-    assert {"tensorflow", "keras", "numpy", "python"} <= set(result["versions"])
-    assert f"wrote {out}" in proc.stdout
 
 
 def test_no_penalty_forgets_task_one(mnist):
