@@ -93,6 +93,16 @@ def test_checked_lines_match_the_reference(smoke_book):
     assert off == {}
 
 
+@pytest.mark.parametrize("name", ["fisher", "train", "step"])
+def test_the_books_benches_are_well_formed(smoke_book, name):
+    """The benches the book measured for its training-time chapter, each in a process of its own, pass test_bench's
+    checks (the penalty bench, which the book times at chosen Ks only, is checked at every K in test_bench)."""
+    from test_bench import check
+
+    _, tmp, _ = smoke_book
+    check(json.loads((tmp / "results" / "smoke" / f"bench-{name}-smoke.json").read_text()), name)
+
+
 def test_checked_lines_join_a_print_split_over_stream_messages(tmp_path):
     import nbformat
 
