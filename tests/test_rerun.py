@@ -35,3 +35,32 @@ def test_means_and_first_losses_of_another_suite_are_read_from_its_own_folder_an
     assert losses == {"none/seed-5": 2.25, "none/seed-6": 2.5, "ewc-all/seed-5": 2.0}
     assert rerun._labelled("quick", "confirmation", losses)["confirmation/none/seed-5"] == 2.25
     assert rerun._labelled("quick", "quick", losses) is losses
+
+
+def test_a_scratch_that_copied_a_suite_is_not_reused_to_retrain_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(rerun, "RERUN_SCRATCH", tmp_path / "rerun")
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    scratch = rerun._scratch_for("quick", 2, ["quick"])
+    copied = scratch / "results" / "confirmation" / "none" / "seed-5.json"
+    copied.parent.mkdir(parents=True)
+    copied.write_text("{}")  # what the copy of the published suite leaves
+    trained = scratch / "results" / "quick" / "none" / "seed-0.json"
+    trained.parent.mkdir(parents=True)
+    trained.write_text("{}")
+    assert rerun._scratch_for("quick", 2, ["quick"]) == scratch and trained.exists()  # same settings: resumed
+    rerun._scratch_for("quick", 2, ["quick", "confirmation"])
+    assert not copied.exists() and not trained.exists()
+
+
+def test_the_books_cost_leaves_out_the_suites_only_the_check_trains():
+    from ewc import cost_claims
+
+    record = {"runs_compared": 68, "book_runs": 38, "wall_s": 3960.0, "processor": "Intel Xeon", "jobs": 2}
+    record |= {"finished": "2026-12-08 10:00 UTC", "peak_rss_all_processes_mib": 9216.0}
+    text = cost_claims.from_nothing(record | {"other_suites_training_s": {"confirmation": 2700.0}}).data
+    assert text.startswith("Made from nothing (its 38 runs trained,") and "took 66 min" in text
+    assert text.endswith(
+        "The check also retrained the `confirmation` suite (45 min), which the book itself never "
+        "trains; that time is not in the book's."
+    )
+    assert "retrained" not in cost_claims.from_nothing(record).data
