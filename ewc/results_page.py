@@ -169,22 +169,21 @@ def results_page(profile: str, mode: str) -> ResultsPage:
 
 
 def headline(profile: str) -> str:
-    """Page 1's answer before its table (Markdown): whether EWC works on the book's runs, from the three modes' ACC
-    and the verdict of the report's finding that EWC beats no penalty, and the count of verdicts on the report's
+    """Page 1's answer before its table (Markdown): whether EWC works, from the three modes' ACC on the runs the
+    report's findings are judged on (``chapter.verdict_runs``) and the verdict of its finding that EWC beats no
+    penalty, and the count of verdicts on the report's
     primary findings in each setting (``chapter.glance_summary``)."""
-    runs = chapter.modes(profile, chapter.THREE)
+    runs, seeds = chapter.verdict_runs(profile)
     judged = chapter.judged_claims(profile)[0]
     beats = next(j for j in judged if j.claim.experiment == "Exp. 2" and j.claim.a[0] == "ewc-all" and j.claim.b)
     works = beats.verdict.startswith(("holds", claims.SMALLER))
-    seeds = sorted(runs["none"])
     acc = {m: mean_acc(runs[m]) for m in chapter.THREE}
     answer = "Yes" if works else "Not shown here"
     return (
-        f"**Does EWC work?** {answer}: on this book's runs ({profile} profile, seeds {seeds[0]}–{seeds[-1]}), EWC on "
-        f"every task ends with an ACC of {acc['ewc-all']:.1f} % against {acc['none']:.1f} % without a penalty, and "
-        f"EWC on the previous task only with {acc['ewc-previous']:.1f} % (the report: "
+        f"**Does EWC work?** {answer}: on the {profile} profile's {seeds}, the runs its findings are judged on, EWC "
+        f"on every task ends with an ACC of {acc['ewc-all']:.1f} % against {acc['none']:.1f} % without a penalty, "
+        f"and EWC on the previous task only with {acc['ewc-previous']:.1f} % (the report: "
         f"{REPORT_ACC['ewc-all']:.1f}, {REPORT_ACC['none']:.1f} and {REPORT_ACC['ewc-previous']:.1f} %); the "
-        f"finding that EWC beats no penalty by ≥ {beats.claim.size:g} points {beats.verdict} on the "
-        f"{chapter.verdict_runs(profile)[1]}. **Does this book reproduce the report?** "
-        + chapter.glance_summary(profile).data
+        f"finding that EWC beats no penalty by ≥ {beats.claim.size:g} points {beats.verdict} there. "
+        "**Does this book reproduce the report?** " + chapter.glance_summary(profile).data
     )

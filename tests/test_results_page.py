@@ -107,17 +107,17 @@ def test_page_one_headline_answers_from_the_runs(runs, monkeypatch):
 
     runs = {mode: {s: by_seed[s % 2] for s in range(6)} for mode, by_seed in runs.items()}  # same means, resolved
     judged = claims.judge_all(findings.report_findings(5), runs)
-    monkeypatch.setattr(chapter, "modes", lambda profile, labels: runs)
+    flat = {**runs, "ewc-all": runs["none"], "ewc-previous": runs["none"]}
+    monkeypatch.setattr(chapter, "modes", lambda profile, labels: flat)  # the book's own runs: not what it quotes
     monkeypatch.setattr(chapter, "judged_claims", lambda profile: (judged, []))
-    monkeypatch.setattr(chapter, "verdict_runs", lambda profile: (runs, "seeds 0–1"))
+    monkeypatch.setattr(chapter, "verdict_runs", lambda profile: (runs, "confirmation seeds 0–5"))
     monkeypatch.setattr(chapter, "glance_summary", lambda profile: types.SimpleNamespace(data="(the counts)"))
     text = results_page.headline("quick")
     assert "ACC of 91.2 % against 55.0 % without a penalty" in text and "previous task only with 86.8 %" in text
-    assert text.startswith("**Does EWC work?** Yes: on this book's runs (quick profile, seeds 0–5)")
-    assert "beats no penalty by ≥ 15 points holds at the report's size on the seeds 0–1" in text
+    assert text.startswith("**Does EWC work?** Yes: on the quick profile's confirmation seeds 0–5, the runs its")
+    assert "beats no penalty by ≥ 15 points holds at the report's size there." in text
     assert text.endswith("**Does this book reproduce the report?** (the counts)")
-    flat = {**runs, "ewc-all": runs["none"], "ewc-previous": runs["none"]}
-    monkeypatch.setattr(chapter, "modes", lambda profile, labels: flat)
+    monkeypatch.setattr(chapter, "verdict_runs", lambda profile: (flat, "seeds 0–5"))
     monkeypatch.setattr(
         chapter, "judged_claims", lambda profile: (claims.judge_all(findings.report_findings(5), flat), [])
     )
