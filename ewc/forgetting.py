@@ -58,9 +58,14 @@ def report_curve() -> list[float]:
     return [100 * v for v in values]
 
 
+def loss_after(curve: list[float], epoch: int) -> float:
+    """The points task 1 has lost after ``epoch`` epochs of task 2, on one run's ``curve``."""
+    return curve[0] - curve[epoch]
+
+
 def losses(by_seed: dict[int, list[float]], epoch: int) -> list[float]:
-    """Per seed, the points task 1 has lost after ``epoch`` epochs of task 2."""
-    return [c[0] - c[epoch] for c in by_seed.values() if len(c) > epoch]
+    """Per seed, the points task 1 has lost after ``epoch`` epochs of task 2 (seeds not that far yet left out)."""
+    return [loss_after(c, epoch) for c in by_seed.values() if len(c) > epoch]
 
 
 def summary_rows(found: dict[str, dict[int, list[float]]]) -> list[list[str]]:
@@ -115,17 +120,16 @@ def reading(found: dict[str, dict[int, list[float]]]) -> str:
     common = sorted(set(found["none_fresh-adam"]) & set(found["none_carried-adam"]))
     if len(common) == 1:
         (seed,) = common
-        fresh, carried = found["none_fresh-adam"][seed], found["none_carried-adam"][seed]
+        fresh, carried = (loss_after(found[setting][seed], 30) for setting in ("none_fresh-adam", "none_carried-adam"))
         text.append(
             f"At seed {seed}, the one seed trained both ways from the same task 1, a fresh Adam loses "
-            f"{(fresh[0] - fresh[30]) - (carried[0] - carried[30]):+.1f} points more after 30 epochs "
-            f"({fresh[0] - fresh[30]:.1f} against {carried[0] - carried[30]:.1f}): one pair, judged as one run, "
-            "with no interval."
+            f"{fresh - carried:+.1f} points more after 30 epochs ({fresh:.1f} against {carried:.1f}): one pair, "
+            "judged as one run, with no interval."
         )
     if len(common) >= 2:
         c = stats.paired(
-            [found["none_fresh-adam"][s][0] - found["none_fresh-adam"][s][30] for s in common],
-            [found["none_carried-adam"][s][0] - found["none_carried-adam"][s][30] for s in common],
+            [loss_after(found["none_fresh-adam"][s], 30) for s in common],
+            [loss_after(found["none_carried-adam"][s], 30) for s in common],
         )
         d = c.diff
         matters = "matters" if c.verdict == stats.REPRODUCED else "is not shown to matter"
