@@ -1,6 +1,6 @@
 """``python -m ewc book --check-against-published``: does the published book survive a rerun on this machine?
 
-The whole book is made again from nothing in a scratch directory (``_build/rerun``): every run of the profile's suite
+The whole book is made again from nothing in a scratch directory (``_build/rerun/<profile>``): every run of the profile's suite
 trained afresh (with a task-1 cache of its own, so nothing trained before is reused), the benches measured, the
 chapters rendered from those runs and the HTML built. At ``quick`` the ``confirmation`` suite, whose fresh seeds the
 report's findings are judged on once it is complete, is retrained too (``retrained_suites``); the other reference
@@ -122,9 +122,10 @@ def compare_means(published: dict, rerun: dict) -> list[dict]:
 
 
 def _scratch_for(profile: str, jobs: int, retrained: list[str]) -> Path:
-    """The scratch directory, emptied unless it holds a check of ``profile`` with these flags, ``jobs`` and
-    ``retrained`` suites (a scratch that copied a suite must not pass its copy off as retrained)."""
-    scratch = RERUN_SCRATCH
+    """The scratch directory of ``profile``, emptied unless it holds a check with these flags, ``jobs`` and
+    ``retrained`` suites (a scratch that copied a suite must not pass its copy off as retrained). Each profile has
+    its own, so a check of one never discards another's half-trained runs."""
+    scratch = RERUN_SCRATCH / profile
     marker = scratch / "rerun-settings.json"
     settings = {"profile": profile, "xla_flags": os.environ.get("XLA_FLAGS", ""), "jobs": jobs, "retrained": retrained}
     try:

@@ -48,6 +48,8 @@ def test_a_scratch_that_copied_a_suite_is_not_reused_to_retrain_it(tmp_path, mon
     trained.parent.mkdir(parents=True)
     trained.write_text("{}")
     assert rerun._scratch_for("quick", 2, ["quick"]) == scratch and trained.exists()  # same settings: resumed
+    smoke = rerun._scratch_for("smoke", 2, ["smoke"])
+    assert smoke != scratch and trained.exists()  # another profile's check leaves this one's runs alone
     rerun._scratch_for("quick", 2, ["quick", "confirmation"])
     assert not copied.exists() and not trained.exists()
 
