@@ -262,7 +262,7 @@ def networks_reading(runs: dict[str, dict[str, Runs]], judged: dict[str, list[cl
 def rerun_summary(judgements: list[claims.Judgement], report: dict | None = None, shown: int = 0):
     """``forecast.forecast`` in two sentences: how many exploratory verdicts a rerun should change (its mean and 90 %
     range), how often it keeps every primary verdict, the ``shown`` least stable verdicts (short forms), and, given
-    the last rerun check's ``report``, how many it changed and whether it passes (``forecast.passes``)."""
+    the last rerun check's ``report``, how many it changed and whether it passes (``forecast.judge_rerun``)."""
     f = forecast.forecast(judgements)
     if not f.draws:
         return markdown(f"Too few seeds (under {forecast.MIN_SEEDS}) to forecast how a rerun changes these verdicts.")
@@ -278,7 +278,11 @@ def rerun_summary(judgements: list[claims.Judgement], report: dict | None = None
         text += "; least stable: " + "; ".join(f"*{short}* ({100 * k:.0f} % kept)" for k, short in shaky)
     text += "."
     if report is not None:
-        changed = forecast.changed_claims(judgements, report)
-        verdict = "passes" if forecast.passes(judgements, report) else "fails"
-        text += f" The last rerun check changed {len(changed)} of them; by this forecast it {verdict}."
+        judged = forecast.judge_rerun(judgements, report.get("line_differences", []))
+        primary, exploratory = len(judged["primary_changed"]), len(judged["exploratory_changed"])
+        verdict = "passes" if judged["verdicts_pass"] else "fails"
+        text += (
+            f" The last rerun check changed {exploratory} exploratory and {primary} primary verdict"
+            f"{'s' * (primary != 1)}; by this forecast it {verdict}."
+        )
     return markdown(text)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ewc import claims
 from ewc.claims import Judgement, adjust
 
 DRAWS = 400
@@ -73,19 +74,29 @@ def _redraw(j: Judgement, stream, rng) -> Judgement:
     return dataclasses.replace(j, seeds=tuple(drawn), effects=tuple(by_seed[s] for s in drawn), adjusted=None)
 
 
-def changed_claims(judgements: list[Judgement], report: dict) -> list[str]:
-    """The texts of ``judgements``' claims whose verdict line the rerun check ``report`` found changed (a checked line
-    reads 'cell N: <claim>: <verdict>')."""
-    published = {
-        line.split(": ", 1)[1].rsplit(": ", 1)[0] for d in report.get("line_differences", []) for line in d["published"]
-    }
-    return sorted(published & {j.claim.text for j in judgements if j.comparison is not None})
+def is_verdict(line: str) -> bool:
+    """A checked line that ends in a verdict: 'cell N: <claim>: <verdict>[ (<how>)]'."""
+    word = line.rsplit(": ", 1)[-1].split(" (")[0]
+    words = (claims.HOLDS, claims.HOLDS_BOOK, claims.SMALLER, claims.UNRESOLVED, claims.CONTRADICTED, "no runs")
+    return word in words or word.startswith("equivalent within")
 
 
-def passes(judgements: list[Judgement], report: dict) -> bool:
-    """A rerun passes when it changed no primary verdict and a number of exploratory verdicts inside the forecast's
-    90 % range."""
-    changed = set(changed_claims(judgements, report))
+def judge_rerun(judgements: list[Judgement], line_diffs: list[dict]) -> dict:
+    """How a rerun's changed checked lines (``line_diffs``: per chapter, the published lines the rerun did not
+    print) stand against this forecast over ``judgements``: the claims whose verdict changed, split into primary and
+    exploratory (each claim once, whichever chapters print it); the forecast's 90 % range of exploratory changes; the
+    other checked lines that changed (settings, seeds: none may); and whether the rerun passes: no primary verdict
+    and no other line changed, the exploratory count inside the range."""
     primary = {j.claim.text for j in judgements if j.claim.primary}
+    changed = {line.split(": ", 1)[1] for d in line_diffs for line in d["published"]}
+    claims_changed = {line.rsplit(": ", 1)[0] for line in changed if is_verdict(line)}
+    other = sorted(line for line in changed if not is_verdict(line))
     low, high = forecast(judgements).exploratory
-    return not (changed & primary) and low <= len(changed - primary) <= high
+    exploratory = sorted(claims_changed - primary)
+    return {
+        "primary_changed": sorted(claims_changed & primary),
+        "exploratory_changed": exploratory,
+        "forecast_range": [low, high],
+        "other_lines_changed": other,
+        "verdicts_pass": not (claims_changed & primary) and not other and low <= len(exploratory) <= high,
+    }

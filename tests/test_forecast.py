@@ -46,12 +46,20 @@ def test_a_rerun_passes_with_its_primary_verdicts_and_an_exploratory_count_in_ra
     judged = claims.judge_all([primary, edge], RUNS)
 
     def report(*texts):
-        return {"finished": "x", "line_differences": [{"published": [f"cell 1: {t}: x" for t in texts]}]}
+        return {
+            "finished": "x",
+            "line_differences": [{"published": [f"cell 1: {t}: {claims.UNRESOLVED}" for t in texts]}],
+        }
 
-    assert forecast.passes(judged, report()) and forecast.passes(judged, report("edge"))
-    assert not forecast.passes(judged, report("primary"))  # a primary verdict changed
+    def passes(r):
+        return forecast.judge_rerun(judged, r["line_differences"])["verdicts_pass"]
+
+    assert passes(report()) and passes(report("edge"))
+    assert not passes(report("primary"))  # a primary verdict changed
     text = discussion_readings.rerun_summary(judged, report("edge")).data  # the forecast as the book words it
-    assert "The last rerun check changed 1 of them; by this forecast it passes." in text
+    assert "The last rerun check changed 1 exploratory and 0 primary verdicts; by this forecast it passes." in text
+    text = discussion_readings.rerun_summary(judged, report("primary")).data
+    assert "changed 0 exploratory and 1 primary verdict; by this forecast it fails." in text
     assert "keep every primary verdict in 100 % of reruns" in text
 
 

@@ -11,7 +11,8 @@ import sys
 import pytest
 from helpers import ROOT
 
-from ewc.rerun import checked_lines, is_verdict
+from ewc.forecast import is_verdict
+from ewc.rerun import checked_lines
 
 pytestmark = pytest.mark.slow  # Snakemake, worker processes or the whole smoke book
 
