@@ -154,6 +154,22 @@ def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, floa
     return markdown(markdown_table(header, rows, "r" + "r" * len(modes)))
 
 
+def _verdicts_said(report: dict) -> str:
+    """The check's verdict comparison in one sentence: the changed primary and exploratory verdicts against the
+    forecast's range, the settings lines, and whether it passes (a report older than that comparison: whether every
+    checked line was identical)."""
+    if "verdicts_pass" not in report:
+        identical = "yes" if report["checked_lines_identical"] else "no"
+        return f"Checked lines identical to the published ones: **{identical}**."
+    low, high = report["forecast_range"]
+    return (
+        f"Verdicts changed: **{len(report['primary_changed'])} primary** (none may) and "
+        f"**{len(report['exploratory_changed'])} exploratory** (the book forecast {low} to {high}); settings or seeds "
+        f"lines changed: {len(report['other_lines_changed'])}. By these, the rerun "
+        f"**{'passes' if report['verdicts_pass'] else 'fails'}**."
+    )
+
+
 def rerun_check_table(report: dict | None):
     """What ``python -m ewc book --check-against-published`` found (``results/<profile>/rerun-check.json``): how the
     rerun differed, whether the verdict lines held, and every group's mean ACC beside the published one, plus any
@@ -174,8 +190,7 @@ def rerun_check_table(report: dict | None):
     lines = [
         f"Rerun on {report.get('processor', 'an unknown CPU')} with {flags} and {report.get('jobs', '?')} run(s) side "
         f"by side, finished {report['finished']}: {differs} of {report.get('runs_compared', '?')} runs computed "
-        f"differently from the published ones from their first training loss on. Checked lines (settings, seeds, "
-        f"verdicts) identical to the published ones: **{'yes' if report['checked_lines_identical'] else 'no'}**. "
+        f"differently from the published ones from their first training loss on. {_verdicts_said(report)} "
         f"Means inside the 95 % interval of a rerun's mean: **{sum(r['inside'] for r in report['means'])} of "
         f"{len(report['means'])}** ({report.get('means_inside_published_intervals', '?')} inside the narrower "
         f"published interval of the mean). The whole book from nothing took {report['wall_s'] / 60:.0f} min"

@@ -102,6 +102,15 @@ def test_rerun_check_table_says_what_differed_and_lists_acc_and_misses():
     assert [r.split("|")[2].strip() for r in rows] == ["ACC", "final task 2"]  # ACC rows, and any miss
     assert rows[1].endswith("| **no** |")
     assert "No rerun check" in published_tables.rerun_check_table(None).data
+    judged = {"primary_changed": [], "exploratory_changed": ["a", "b"], "forecast_range": [1, 4]}
+    text = published_tables.rerun_check_table(report | judged | {"other_lines_changed": [], "verdicts_pass": True}).data
+    assert (
+        "Verdicts changed: **0 primary** (none may) and **2 exploratory** (the book forecast 1 to 4); settings or "
+        "seeds lines changed: 0. By these, the rerun **passes**." in text
+    )
+    failed = judged | {"primary_changed": ["c"], "other_lines_changed": [], "verdicts_pass": False}
+    assert "**1 primary**" in published_tables.rerun_check_table(report | failed).data
+    assert "the rerun **fails**" in published_tables.rerun_check_table(report | failed).data
 
 
 def test_a_rerun_check_of_earlier_profile_values_is_said_to_be_stale(tmp_path, monkeypatch):
