@@ -281,8 +281,10 @@ def rerun_summary(judgements: list[claims.Judgement], report: dict | None = None
         judged = forecast.judge_rerun(judgements, report.get("line_differences", []))
         primary, exploratory = len(judged["primary_changed"]), len(judged["exploratory_changed"])
         verdict = "passes" if judged["verdicts_pass"] else "fails"
+        short = {j.claim.text: j.claim.short for j in judgements}
+        named = "; ".join(f"*{short.get(t, t)}*" for t in judged["primary_changed"])
         text += (
             f" The last rerun check changed {exploratory} exploratory and {primary} primary verdict"
-            f"{'s' * (primary != 1)}; by this forecast it {verdict}."
+            f"{'s' * (primary != 1)}{f' ({named})' if named else ''}; by this forecast it {verdict}."
         )
     return markdown(text)

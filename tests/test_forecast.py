@@ -59,7 +59,7 @@ def test_a_rerun_passes_with_its_primary_verdicts_and_an_exploratory_count_in_ra
     text = discussion_readings.rerun_summary(judged, report("edge")).data  # the forecast as the book words it
     assert "The last rerun check changed 1 exploratory and 0 primary verdicts; by this forecast it passes." in text
     text = discussion_readings.rerun_summary(judged, report("primary")).data
-    assert "changed 0 exploratory and 1 primary verdict; by this forecast it fails." in text
+    assert "changed 0 exploratory and 1 primary verdict (*primary*); by this forecast it fails." in text
     assert "keep every primary verdict in 100 % of reruns" in text
 
 
