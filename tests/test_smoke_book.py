@@ -106,6 +106,44 @@ def test_the_books_benches_are_well_formed(smoke_book, name):
     check(json.loads((tmp / "results" / "smoke" / f"bench-{name}-smoke.json").read_text()), name)
 
 
+@pytest.fixture(scope="module")
+def smoke_check(smoke_book):
+    """``--check-against-published`` on the smoke book just made, on the same machine, flags and process layout
+    (``--jobs 0``): every run trained again from nothing, the chapters rendered again and compared."""
+    proc, tmp, _ = smoke_book
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    env = {**os.environ, "EWC_RESULTS_DIR": str(tmp / "results")}
+    env.pop("EWC_TASK1_CACHE", None)  # the check keeps a task-1 cache of its own
+    check = subprocess.run(
+        [sys.executable, "-m", "ewc", "book", "--profile", "smoke", "--check-against-published"]
+        + ["--no-progress", "--jobs", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return check, json.loads((tmp / "results" / "smoke" / "rerun-check.json").read_text())
+
+
+def test_a_rerun_that_computes_what_the_book_did_passes_the_check(smoke_check):
+    """The check end to end: a rerun of the same numbers (every run's first loss equal to the published one) must
+    find every checked line identical, every group mean inside its rerun interval, and pass."""
+    from ewc import suites
+
+    check, report = smoke_check
+    assert check.returncode == 0, check.stderr[-4000:]
+    runs = len(suites.suite("smoke").runs)
+    assert report["suites_retrained"] == ["smoke"]
+    assert report["book_runs"] == report["runs_compared"] == report["runs_with_the_published_first_loss"] == runs
+    assert report["checked_lines_identical"] and report["line_differences"] == []
+    assert report["primary_changed"] == report["exploratory_changed"] == report["other_lines_changed"] == []
+    assert report["verdicts_pass"] and report["forecast_range"][0] == 0
+    assert report["means_compared"] > 0 and report["means_inside_rerun_intervals"]
+    assert all(r["rerun_mean"] == r["published_mean"] for r in report["means"])
+    assert check.stderr.rstrip().endswith("passes")
+
+
 def test_checked_lines_join_a_print_split_over_stream_messages(tmp_path):
     import nbformat
 
