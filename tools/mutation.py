@@ -8,11 +8,15 @@ this script -- never plain ``mutmut``, whose forked test runs hang in TensorFlow
 
 Changes to mutmut, made here rather than by patching the installed package:
 
-* mutmut collects its per-function test map in its own process, which imports and runs TensorFlow, then ``fork``s one
-  child per mutant to rerun those tests in-process. TensorFlow's thread pools do not survive ``fork``: the child's
-  first XLA-compiled call waits forever. Where TensorFlow is loaded, the child therefore ``exec``s a fresh
-  ``python -m pytest`` on the same tests -- same pid, so mutmut's exit-code bookkeeping and CPU-time limit still
-  apply; without TensorFlow (ewc.tasks' tests) the forked run is safe and kept, being much faster.
+* mutmut runs the tests in its own process (the test map, the clean run, the forced failure), then ``fork``s one
+  child per mutant to rerun its tests in-process. TensorFlow's thread pools, made at its first operation, do not
+  survive ``fork``: the child's first XLA-compiled call waits forever. Importing TensorFlow alone makes none. So
+  the test map is made in a process of its own (``--map-tests-only``, before the run when mutmut has none), the
+  clean run and the forced failure each in a fresh interpreter, and mutmut's process only collects the tests, which
+  imports TensorFlow, the mutated core and the tests: each forked child then runs its tests in-process on those
+  imports. Where mutmut's process has run TensorFlow after all (new tests mapped mid-run), the child ``exec``s a
+  fresh ``python -m pytest`` on the same tests instead -- same pid, so mutmut's exit-code bookkeeping and CPU-time
+  limit still apply.
 * mutmut's wall-clock timeout is 15 x (the tests' measured time + 1 s), measured in a warm process; a fresh one
   also imports TensorFlow and compiles, so ``STARTUP_S`` is added to it. The tests' time is their whole time here:
   mutmut records the teardown's alone.
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -40,20 +45,52 @@ import mutmut
 import pytest
 from mutmut import __main__ as mutmut_main
 
+STATS = Path("mutants") / "mutmut-stats.json"  # mutmut's test map: which tests call each mutated function
 STARTUP_S = 120  # importing TensorFlow and compiling, in a fresh interpreter on a busy 2-core machine
 
 
+def tensorflow_started() -> bool:
+    """Whether this process has run TensorFlow (made its eager context, and with it the thread pools a ``fork`` loses).
+    Importing TensorFlow alone starts none: a child forked after the import runs XLA normally."""
+    if "tensorflow" not in sys.modules:
+        return False
+    from tensorflow.python.eager import context
+
+    return context.context()._initialized
+
+
+def fresh_pytest(tests: list[str]) -> list[str]:
+    """The command line of a fresh interpreter running ``tests`` (run in ``mutants/``)."""
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests, "--rootdir=."]
+
+
+def in_fresh_interpreter(tests: list[str]) -> int:
+    """Run ``tests`` in a fresh interpreter and return its exit status, its output printed here (where mutmut's
+    ``CatchOutput`` holds it, to show on failure): mutmut's own process then never starts TensorFlow."""
+    proc = subprocess.run(fresh_pytest(tests), cwd="mutants", capture_output=True, text=True)
+    print(proc.stdout + proc.stderr)
+    return proc.returncode
+
+
 def run_tests(self, *, mutant_name, tests):
-    """mutmut's ``PytestRunner.run_tests``, in a fresh interpreter when this (forked) process has TensorFlow."""
-    if not mutant_name or "tensorflow" not in sys.modules:
+    """mutmut's ``PytestRunner.run_tests``. The clean run (no mutant), in mutmut's own process, runs in a fresh
+    interpreter. A mutant's run, in a child forked from that process, runs in-process on the parent's imports while
+    the parent has not started TensorFlow, and otherwise ``exec``s a fresh interpreter."""
+    if not mutant_name:
+        return in_fresh_interpreter(list(tests or mutmut.config.tests_dir))
+    if not tensorflow_started():
         return original_run_tests(self, mutant_name=mutant_name, tests=tests)
-    args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests, "--rootdir=."]
     if not mutmut.config.debug:  # mutmut hides a child's output; its fresh interpreter writes to the descriptors
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
     os.chdir("mutants")  # where mutmut runs its tests: the mutated copy and its pytest.ini
-    os.execv(sys.executable, args)  # MUTANT_UNDER_TEST, set by mutmut, selects the mutant there
+    os.execv(sys.executable, fresh_pytest(tests))  # MUTANT_UNDER_TEST, set by mutmut, selects the mutant there
+
+
+def run_forced_fail(self):
+    """mutmut's ``PytestRunner.run_forced_fail`` (every mutated function raises), in a fresh interpreter."""
+    return in_fresh_interpreter(list(mutmut.config.tests_dir))
 
 
 def timeout_checker(mutants):
@@ -121,11 +158,19 @@ def run_stats(self, *, tests):
 def new_test_map_for_another_selection(tests_dir: list[str]) -> None:
     """mutmut keeps one test map (mutants/mutmut-stats.json), prunes from it the tests a run does not select and never
     maps them again: a run with another selection than the map's starts a new map."""
-    stamp, stats = Path("mutants") / "tests-of-the-map.json", Path("mutants") / "mutmut-stats.json"
+    stamp = Path("mutants") / "tests-of-the-map.json"
     if not stamp.is_file() or json.loads(stamp.read_text()) != tests_dir:
-        stats.unlink(missing_ok=True)
+        STATS.unlink(missing_ok=True)
     stamp.parent.mkdir(exist_ok=True)
     stamp.write_text(json.dumps(tests_dir))
+
+
+class TestsMapped(Exception):
+    """Raised once mutmut has written its test map, in a ``--map-tests-only`` process."""
+
+
+def stop_after_the_test_map(*_, **__):
+    raise TestsMapped
 
 
 original_run_tests = mutmut_main.PytestRunner.run_tests
@@ -136,6 +181,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # the rest, --help too, is mutmut's
     parser.add_argument("--modules", type=lambda s: s.split(","), help="core modules to mutate: tasks,optimizer")
     parser.add_argument("--tests", type=lambda s: s.split(","), help="test files replacing setup.cfg's tests_dir")
+    parser.add_argument("--map-tests-only", action="store_true", help=argparse.SUPPRESS)
     ours, rest = parser.parse_known_args(argv)
     if not Path("setup.cfg").is_file() or not Path("ewc").is_dir():
         sys.exit("run from the repository root")
@@ -149,14 +195,24 @@ def main(argv: list[str]) -> None:
     if ours.tests:
         mutmut.config.tests_dir = ours.tests
     new_test_map_for_another_selection(mutmut.config.tests_dir)
+    if "run" in rest and not ours.map_tests_only and not STATS.is_file():
+        # mapping tests to functions runs them, TensorFlow too, in mutmut's own process: done in a process of its own,
+        # the run's process stays forkable and its children reuse its imports
+        subprocess.run([sys.executable, __file__, *argv, "--map-tests-only"], check=True)
+    if ours.map_tests_only:
+        mutmut_main.collect_source_file_mutation_data = stop_after_the_test_map
     # one process per run of the tests, never pytest-xdist's workers (pytest.ini's -n 2): mutmut maps tests to the
     # functions they call in its own process, and a mutant's interpreter is already one of two side by side at most
     os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} -n 0".strip()
     mutmut_main.PytestRunner.run_tests = run_tests
+    mutmut_main.PytestRunner.run_forced_fail = run_forced_fail
     mutmut_main.PytestRunner.run_stats = run_stats
     mutmut_main.PytestRunner.list_all_tests = list_all_tests
     mutmut_main.timeout_checker = timeout_checker
-    mutmut_main.cli(rest, prog_name="tools/mutation.py")
+    try:
+        mutmut_main.cli(rest, prog_name="tools/mutation.py")
+    except TestsMapped:
+        pass
 
 
 if __name__ == "__main__":
