@@ -298,8 +298,7 @@ def from_nothing(record: dict | None):
         return markdown("No rerun of the book from nothing has been recorded at this profile.")
     flags = f", XLA limited by `{record['xla_flags']}`" if record.get("xla_flags") else ""
     others = "".join(
-        f" The check also retrained the `{name}` suite ({seconds / 60:.0f} min), which the book itself never trains;"
-        " that time is not in the book's."
+        f" The check also retrained the `{name}` suite ({seconds / 60:.0f} min), which the book never trains."
         for name, seconds in record.get("other_suites_training_s", {}).items()
     )
     return markdown(

@@ -285,6 +285,10 @@ def rerun_summary(judgements: list[claims.Judgement], report: dict | None = None
         named = "; ".join(f"*{short.get(t, t)}*" for t in judged["primary_changed"])
         text += (
             f" The last rerun check changed {exploratory} exploratory and {primary} primary verdict"
-            f"{'s' * (primary != 1)}{f' ({named})' if named else ''}; by this forecast it {verdict}."
+            f"{'s' * (primary != 1)}{f' ({named})' if named else ''}: it {verdict}."
         )
+        if report.get("means"):
+            inside = sum(r["inside"] for r in report["means"])
+            total = len(report["means"])
+            text += f" {inside} of its {total} group means lay inside their rerun intervals."
     return markdown(text)

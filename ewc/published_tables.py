@@ -1,10 +1,10 @@
 """This book's numbers beside published ones, as the chapters print them: the report's findings as its text states
 them (``report_comparison``), van de Ven & Tolias' benchmark with our interval of the difference and a verdict per
-method (``benchmark_table``, ``benchmark_verdicts``), a λ grid with the published choice marked
-(``lambda_grid_table``), and the book's own published record against a rerun of it (``rerun_check_table``).
+method (``benchmark_table``, ``benchmark_verdicts``), and a λ grid with the published choice marked
+(``lambda_grid_table``).
 
-Every function takes results dicts grouped by mode and seed, published means, or a rerun check's report (``ewc.rerun``)
-and returns Markdown (``ewc.markdown``) or lines for ``print``. Accuracies are in percent, differences in points.
+Every function takes results dicts grouped by mode and seed or published means, and returns Markdown
+(``ewc.markdown``) or lines for ``print``. Accuracies are in percent, differences in points.
 """
 
 from __future__ import annotations
@@ -152,77 +152,3 @@ def lambda_grid_table(grid: dict[str, dict[float, dict]], chosen: dict[str, floa
         rows.append(row)
     header = ["λ", *[f"{MODE_TITLES.get(m, m)}, ACC %" for m in modes]]
     return markdown(markdown_table(header, rows, "r" + "r" * len(modes)))
-
-
-def _verdicts_said(report: dict) -> str:
-    """The check's verdict comparison in one sentence: the changed primary and exploratory verdicts against the
-    forecast's range, the settings lines, and whether it passes (a report older than that comparison: whether every
-    checked line was identical)."""
-    if "verdicts_pass" not in report:
-        identical = "yes" if report["checked_lines_identical"] else "no"
-        return f"Checked lines identical to the published ones: **{identical}**."
-    low, high = report["forecast_range"]
-    return (
-        f"Verdicts changed: **{len(report['primary_changed'])} primary** (none may) and "
-        f"**{len(report['exploratory_changed'])} exploratory** (the book forecast {low} to {high}); settings or seeds "
-        f"lines changed: {len(report['other_lines_changed'])}. By these, the rerun "
-        f"**{'passes' if report['verdicts_pass'] else 'fails'}**."
-    )
-
-
-def rerun_check_table(report: dict | None):
-    """What ``python -m ewc book --check-against-published`` found (``results/<profile>/rerun-check.json``): how the
-    rerun differed, whether the verdict lines held, and every group's mean ACC beside the published one, plus any
-    other mean outside its rerun interval (Markdown)."""
-    if report is None:
-        return markdown(
-            "No rerun check is recorded at this profile yet (`python -m ewc book --check-against-published`)."
-        )
-    stale = (
-        "**This check ran at earlier values of the profile than the published runs'**: it tells how much a rerun "
-        "moved the book then, not whether the present runs survive one (`python -m ewc book "
-        "--check-against-published` checks them).\n\n"
-        if not report.get("current", True)
-        else ""
-    )
-    flags = f"`XLA_FLAGS={report['xla_flags']}`" if report.get("xla_flags") else "default XLA flags"
-    differs = report.get("runs_compared", 0) - report.get("runs_with_the_published_first_loss", 0)
-    lines = [
-        f"Rerun on {report.get('processor', 'an unknown CPU')} with {flags} and {report.get('jobs', '?')} run(s) side "
-        f"by side, finished {report['finished']}: {differs} of {report.get('runs_compared', '?')} runs computed "
-        f"differently from the published ones from their first training loss on. {_verdicts_said(report)} "
-        f"Means inside the 95 % interval of a rerun's mean: **{sum(r['inside'] for r in report['means'])} of "
-        f"{len(report['means'])}** ({report.get('means_inside_published_intervals', '?')} inside the narrower "
-        f"published interval of the mean). The whole book from nothing took {report['wall_s'] / 60:.0f} min"
-        + (
-            f", {report['peak_rss_all_processes_mib'] / 1024:.1f} GiB at peak (all processes)."
-            if report.get("peak_rss_all_processes_mib")
-            else "."
-        ),
-        "",
-    ]
-    rows = [
-        [
-            r["group"],
-            r["metric"],
-            f"{r['published_mean']:.1f} [{r['published_interval'][0]:.1f}, {r['published_interval'][1]:.1f}]",
-            f"{r['rerun_mean']:.1f}",
-            f"[{r['rerun_interval'][0]:.1f}, {r['rerun_interval'][1]:.1f}]",
-            "yes" if r["inside"] else "**no**",
-        ]
-        for r in report["means"]
-        if r["metric"] == "ACC" or not r["inside"]
-    ]
-    header = ["runs", "mean of", "published (95 % interval)", "rerun", "interval for a rerun", "inside"]
-    flips = [
-        f"* {d['chapter']}: published *{old.split(': ', 1)[-1]}*, rerun *{new.split(': ', 1)[-1]}*"
-        for d in report.get("line_differences", [])
-        for old, new in zip(d["published"], d["rerun"])
-    ]
-    text = stale + "\n".join(lines) + "\n" + markdown_table(header, rows, "llrrrl")
-    if flips:
-        text += (
-            "\n\nChecked lines that differ (a claim whose interval nearly touches zero can land on either side):\n\n"
-        )
-        text += "\n".join(flips)
-    return markdown(text)

@@ -57,9 +57,13 @@ def test_a_rerun_passes_with_its_primary_verdicts_and_an_exploratory_count_in_ra
     assert passes(report()) and passes(report("edge"))
     assert not passes(report("primary"))  # a primary verdict changed
     text = discussion_readings.rerun_summary(judged, report("edge")).data  # the forecast as the book words it
-    assert "The last rerun check changed 1 exploratory and 0 primary verdicts; by this forecast it passes." in text
+    assert "The last rerun check changed 1 exploratory and 0 primary verdicts: it passes." in text
     text = discussion_readings.rerun_summary(judged, report("primary")).data
-    assert "changed 0 exploratory and 1 primary verdict (*primary*); by this forecast it fails." in text
+    assert "changed 0 exploratory and 1 primary verdict (*primary*): it fails." in text
+    assert "group means" not in text  # a report without means says nothing of them
+    means = [{"inside": True}, {"inside": False}, {"inside": True}]
+    text = discussion_readings.rerun_summary(judged, report("edge") | {"means": means}).data
+    assert text.endswith("2 of its 3 group means lay inside their rerun intervals.")
     assert "keep every primary verdict in 100 % of reruns" in text
 
 

@@ -61,8 +61,5 @@ def test_the_books_cost_leaves_out_the_suites_only_the_check_trains():
     record |= {"finished": "2026-12-08 10:00 UTC", "peak_rss_all_processes_mib": 9216.0}
     text = cost_claims.from_nothing(record | {"other_suites_training_s": {"confirmation": 2700.0}}).data
     assert text.startswith("Made from nothing (its 38 runs trained,") and "took 66 min" in text
-    assert text.endswith(
-        "The check also retrained the `confirmation` suite (45 min), which the book itself never "
-        "trains; that time is not in the book's."
-    )
+    assert text.endswith("The check also retrained the `confirmation` suite (45 min), which the book never trains.")
     assert "retrained" not in cost_claims.from_nothing(record).data

@@ -64,58 +64,9 @@ def test_accuracy_figures_count_training_in_tasks_and_say_what_a_point_is():
     assert plots.progress_label(paper) == "tasks trained (a point per epoch: a pass over a task's 60,000 images)"
 
 
-def mean_row(group, metric, published, interval, rerun, rerun_interval):
-    """One row of a rerun report's ``means``, as ``ewc.rerun.compare_means`` writes it."""
-    return {
-        "group": group,
-        "metric": metric,
-        "published_mean": published,
-        "published_interval": interval,
-        "rerun_mean": rerun,
-        "rerun_interval": rerun_interval,
-        "inside": rerun_interval[0] <= rerun <= rerun_interval[1],
-    }
-
-
-def test_rerun_check_table_says_what_differed_and_lists_acc_and_misses():
-    report = {
-        "xla_flags": "--xla_cpu_max_isa=AVX2",
-        "jobs": 2,
-        "processor": "Some CPU",
-        "finished": "2026-12-01 14:00 UTC",
-        "runs_compared": 38,
-        "runs_with_the_published_first_loss": 9,
-        "checked_lines_identical": True,
-        "means_inside_published_intervals": 40,
-        "wall_s": 3000.0,
-        "peak_rss_all_processes_mib": 3584.0,
-        "means": [
-            mean_row("none", "ACC", 55.0, [50.0, 60.0], 57.0, [45.0, 65.0]),
-            mean_row("none", "final task 1", 15.0, [10.0, 20.0], 16.0, [5.0, 25.0]),
-            mean_row("ewc-all", "final task 2", 86.0, [85.0, 87.0], 90.0, [84.0, 88.0]),
-        ],
-    }
-    text = published_tables.rerun_check_table(report).data
-    assert "`XLA_FLAGS=--xla_cpu_max_isa=AVX2`" in text and "29 of 38 runs computed differently" in text
-    assert "**yes**" in text and "**2 of 3**" in text and "50 min" in text and "3.5 GiB" in text
-    rows = [line for line in text.splitlines() if line.startswith("| none") or line.startswith("| ewc")]
-    assert [r.split("|")[2].strip() for r in rows] == ["ACC", "final task 2"]  # ACC rows, and any miss
-    assert rows[1].endswith("| **no** |")
-    assert "No rerun check" in published_tables.rerun_check_table(None).data
-    judged = {"primary_changed": [], "exploratory_changed": ["a", "b"], "forecast_range": [1, 4]}
-    text = published_tables.rerun_check_table(report | judged | {"other_lines_changed": [], "verdicts_pass": True}).data
-    assert (
-        "Verdicts changed: **0 primary** (none may) and **2 exploratory** (the book forecast 1 to 4); settings or "
-        "seeds lines changed: 0. By these, the rerun **passes**." in text
-    )
-    failed = judged | {"primary_changed": ["c"], "other_lines_changed": [], "verdicts_pass": False}
-    assert "**1 primary**" in published_tables.rerun_check_table(report | failed).data
-    assert "the rerun **fails**" in published_tables.rerun_check_table(report | failed).data
-
-
 def test_a_rerun_check_of_earlier_profile_values_is_said_to_be_stale(tmp_path, monkeypatch):
     """A report that checked other values of the profile (or, written before reports recorded them, none) is not the
-    present runs' check: the table says so first, and ``current_only`` drops it."""
+    present runs' check: ``current_only`` drops it."""
     import json
 
     from ewc import chapter
@@ -134,8 +85,6 @@ def test_a_rerun_check_of_earlier_profile_values_is_said_to_be_stale(tmp_path, m
         path.write_text(json.dumps({**report, **({"profile_config": stored} if stored else {})}))
         assert chapter.rerun_check("quick")["current"] is current
         assert (chapter.rerun_check("quick", current_only=True) is None) is not current
-        text = published_tables.rerun_check_table(chapter.rerun_check("quick")).data
-        assert text.startswith("**This check ran at earlier values") is not current
 
 
 def acc_run(acc):
