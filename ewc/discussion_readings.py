@@ -278,7 +278,7 @@ def rerun_summary(judgements: list[claims.Judgement], report: dict | None = None
         text += "; least stable: " + "; ".join(f"*{short}* ({100 * k:.0f} % kept)" for k, short in shaky)
     text += "."
     if report is not None:
-        judged = forecast.judge_rerun(judgements, report.get("line_differences", []))
+        judged = forecast.judge_rerun(judgements, report.get("line_differences", []), f)
         primary, exploratory = len(judged["primary_changed"]), len(judged["exploratory_changed"])
         verdict = "passes" if judged["verdicts_pass"] else "fails"
         short = {j.claim.text: j.claim.short for j in judgements}

@@ -81,17 +81,18 @@ def is_verdict(line: str) -> bool:
     return word in words or word.startswith("equivalent within")
 
 
-def judge_rerun(judgements: list[Judgement], line_diffs: list[dict]) -> dict:
+def judge_rerun(judgements: list[Judgement], line_diffs: list[dict], predicted: Forecast | None = None) -> dict:
     """How a rerun's changed checked lines (``line_diffs``: per chapter, the published lines the rerun did not
     print) stand against this forecast over ``judgements``: the claims whose verdict changed, split into primary and
     exploratory (each claim once, whichever chapters print it); the forecast's 90 % range of exploratory changes; the
     other checked lines that changed (settings, seeds: none may); and whether the rerun passes: no primary verdict
-    and no other line changed, the exploratory count inside the range."""
+    and no other line changed, the exploratory count inside the range. ``predicted``: ``forecast(judgements)``
+    where the caller has it already (the bootstrap is not cheap)."""
     primary = {j.claim.text for j in judgements if j.claim.primary}
     changed = {line.split(": ", 1)[1] for d in line_diffs for line in d["published"]}
     claims_changed = {line.rsplit(": ", 1)[0] for line in changed if is_verdict(line)}
     other = sorted(line for line in changed if not is_verdict(line))
-    low, high = forecast(judgements).exploratory
+    low, high = (predicted or forecast(judgements)).exploratory
     exploratory = sorted(claims_changed - primary)
     return {
         "primary_changed": sorted(claims_changed & primary),

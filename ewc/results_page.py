@@ -171,8 +171,7 @@ def results_page(profile: str, mode: str) -> ResultsPage:
 def headline(profile: str) -> str:
     """Page 1's answer before its table (Markdown): whether EWC works, from the three modes' ACC on the runs the
     report's findings are judged on (``chapter.verdict_runs``) and the verdict of its finding that EWC beats no
-    penalty, and the count of verdicts on the report's
-    primary findings in each setting (``chapter.glance_summary``)."""
+    penalty, and the count of verdicts on the report's primary findings in each setting (``chapter.glance_summary``)."""
     runs, seeds = chapter.verdict_runs(profile)
     judged = chapter.judged_claims(profile)[0]
     beats = next(j for j in judged if j.claim.experiment == "Exp. 2" and j.claim.a[0] == "ewc-all" and j.claim.b)
