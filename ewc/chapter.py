@@ -13,7 +13,7 @@ import json
 import re
 from functools import cache
 
-from ewc import claims, findings, fingerprint, plots, results, suites
+from ewc import claims, findings, fingerprint, forecast, plots, results, suites
 from ewc.config import RunConfig, make_config, normalize_stored
 from ewc.cost_tables import run_minutes
 from ewc.errors import EwcError
@@ -103,28 +103,58 @@ def book_runs(profile: str, groups: dict[str, str] | None = None) -> dict[str, d
     return {label: seed_runs(profile, group) for label, group in (groups or MAIN_GROUPS).items()}
 
 
-def verdict_runs(profile: str) -> tuple[dict[str, dict[int, dict]], str]:
+def confirmation_blocks() -> tuple[dict[str, dict[int, dict]], int]:
+    """The ``confirmation`` suite's complete runs (``{mode: {seed: result}}``) and how many of the stopping rule's
+    blocks (``suites.CONFIRMATION_RULE``) they fill, counted from the first: a block counts once all three
+    experiments of all its seeds are in, and only after the blocks before it."""
+    confirmed, _ = suite_progress("confirmation")
+    rule = suites.CONFIRMATION_RULE
+    full = 0
+    while full < rule.blocks and all(s in confirmed.get(m, {}) for m in THREE for s in rule.seeds(full + 1)):
+        full += 1
+    return confirmed, full
+
+
+def _first_blocks(confirmed: dict[str, dict[int, dict]], blocks: int) -> dict[str, dict[int, dict]]:
+    seeds = suites.CONFIRMATION_RULE.seeds(blocks)
+    return {m: {s: confirmed[m][s] for s in seeds} for m in THREE}
+
+
+def verdict_runs(profile: str, blocks: int | None = None) -> tuple[dict[str, dict[int, dict]], str]:
     """The runs the profile's verdicts on the report's findings come from, and what they are: at ``quick``, the
-    ``confirmation`` suite's fresh seeds once all of them are complete (the profile was calibrated on seeds 0-4, so
-    those cannot confirm it); until then, and at other profiles, the book's own runs."""
+    ``confirmation`` suite's fresh seeds, as many whole blocks of its stopping rule as are trained (or the first
+    ``blocks``); with none trained, and at other profiles, the book's own runs (the quick profile was calibrated on
+    seeds 0-4, so those cannot confirm it)."""
     if profile == "quick":
-        confirmed, missing = suite_progress("confirmation")
-        if not missing:
-            seeds = sorted(next(iter(confirmed.values())))
-            return {m: confirmed[m] for m in THREE}, seeds_text(seeds, "confirmation seed")
+        confirmed, full = confirmation_blocks()
+        if full:
+            runs = _first_blocks(confirmed, full if blocks is None else min(blocks, full))
+            return runs, seeds_text(sorted(runs["none"]), "confirmation seed")
     runs = book_runs(profile, {m: m for m in THREE})
     seeds = sorted(runs["none"])
     what = "calibration seed" if profile == "quick" else "seed"
     return runs, seeds_text(seeds, what) if seeds else what + "s"
 
 
-def judged_claims(profile: str) -> tuple[list, list]:
+def confirmation_trace(profile: str = "quick") -> list[tuple[range, float | None]]:
+    """The stopping rule replayed on the results files: for each whole block trained, the seeds up to it and the
+    share of the joint bootstrap's draws (``forecast.forecast`` over ``judged_claims``, as the Discussion's rerun
+    sentence computes it) that keep every primary verdict."""
+    _, full = confirmation_blocks()
+    trace = []
+    for k in range(1, full + 1):
+        main, repeated = judged_claims(profile, blocks=k)
+        trace.append((suites.CONFIRMATION_RULE.seeds(k), forecast.forecast(main + repeated).primary_kept))
+    return trace
+
+
+def judged_claims(profile: str, blocks: int | None = None) -> tuple[list, list]:
     """The book's claims judged on the profile's runs: the report's findings (the primary family) on
-    ``verdict_runs``, and the book's comparisons on the book's runs; and the report's findings repeated on the other
-    network (exploratory, ``findings.on_network``). The chapters show them; the rerun check forecasts and judges
-    them."""
+    ``verdict_runs`` (``blocks``: its first blocks of confirmation seeds), and the book's comparisons on the book's
+    runs; and the report's findings repeated on the other network (exploratory, ``findings.on_network``). The
+    chapters show them; the rerun check forecasts and judges them."""
     c = config(profile)
-    runs, _ = verdict_runs(profile)
+    runs, _ = verdict_runs(profile, blocks)
     main = claims.judge_all(findings.report_findings(c.tasks), runs)
     main += claims.judge_all(findings.book_comparisons(), book_runs(profile))
     other = "mlp" if c.arch == "cnn" else "cnn"
@@ -314,22 +344,30 @@ def _seed_range(seeds) -> str:
 
 
 def seed_plan(profile: str):
-    """Which seeds the report's findings are judged on, in a sentence (the ``verdict_runs`` rule, Markdown): at
-    ``quick``, the ``confirmation`` suite's fresh seeds once all its runs are trained, else the seeds the profile
-    was calibrated on; at another profile, its own seeds."""
+    """Which seeds the report's findings are judged on, in Markdown (the ``verdict_runs`` rule): at ``quick``, the
+    confirmation seeds, with the stopping rule that set their number and its trace (``confirmation_trace``), and
+    which seeds judge until all are trained; at another profile, its own seeds."""
     own = _seed_range(range(suites.BOOK_SEEDS[profile][0]))
     if profile != "quick":
         return markdown(f"At the `{profile}` profile the report's findings are judged on its seeds {own}.")
+    rule = suites.CONFIRMATION_RULE
     total = len(suites.suite("confirmation").runs)
     _, missing = suite_progress("confirmation")
-    fresh = _seed_range(suites.CONFIRMATION_SEEDS)
-    text = f"The report's findings are judged on seeds {fresh}, which the calibration on seeds {own} never saw"
-    if not missing:
-        return markdown(text + ".")
-    return markdown(
-        text + f", once all {total} of their runs are trained ({total - len(missing)} so far); until then on seeds "
-        f"{own}, and each chapter says which."
+    trace = confirmation_trace(profile)
+    text = (
+        f"The report's findings are judged on seeds {_seed_range(suites.CONFIRMATION_SEEDS)}, which the calibration "
+        f"on seeds {own} never saw. Seeds {_seed_range(rule.seeds(1))} came first; after a rerun changed one of "
+        f"their primary verdicts, a rule written before any more were trained set how many follow: blocks of "
+        f"{rule.block} until a rerun is forecast (Discussion) to keep every primary verdict in "
+        f"{100 * rule.keep:.0f} % of draws, {rule.max_blocks} blocks at most. It weighs stability, not direction."
     )
+    kept = [f"{100 * kept:.0f} % of draws on seeds {_seed_range(seeds)}" for seeds, kept in trace if kept is not None]
+    if kept:
+        text += " A rerun keeps them all in " + ", in ".join(kept) + "."
+    if missing:
+        judged = f"seeds {_seed_range(trace[-1][0])}" if trace else f"the calibration seeds {own}"
+        text += f" {total - len(missing)} of the {total} runs are trained; until all are, on {judged}."
+    return markdown(text)
 
 
 def rerun_check(profile: str, current_only: bool = False) -> dict | None:

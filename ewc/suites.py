@@ -28,7 +28,8 @@ Suites (built when asked for, so that a suite needing fields this version of Run
 * ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200, a fresh
   Adam for every task and the Fisher over all training images, as the report's code does), modes none, ewc-all,
   ewc-previous, seed 0; the three share task 1.
-* ``confirmation``: the ``quick`` profile's three experiments on seeds 5-14, which its calibration never saw.
+* ``confirmation``: the ``quick`` profile's three experiments on fresh seeds from 5 on, which its calibration never
+  saw, in blocks of ten: as many blocks as the stopping rule (``CONFIRMATION_RULE``) reached.
 * ``forgetting``: the dose-response of forgetting without a penalty at that protocol (``_forgetting``): 2 tasks,
   seeds 0-2, a fresh or a carried Adam for task 2.
 
@@ -301,7 +302,28 @@ def _paper() -> dict:
     return _runs([make_config("paper", mode=m, seed=0) for m in ("none", "ewc-all", "ewc-previous")])
 
 
-CONFIRMATION_SEEDS = range(5, 15)  # fresh seeds: the quick profile was calibrated on seeds 0-4
+@dataclass(frozen=True)
+class ConfirmationRule:
+    """How many fresh seeds confirm the quick profile's verdicts, fixed before any of them was trained: blocks of
+    ``block`` seeds from ``first`` on (the profile was calibrated on the seeds below it), one more block while the
+    joint bootstrap of ``ewc.forecast`` over the blocks so far keeps every primary verdict in fewer than ``keep`` of
+    its draws, ``max_blocks`` at most. It asks how stable the verdicts are, never which way they go. ``blocks``: the
+    number the rule reached, set here by hand once the blocks before it were judged (``chapter.confirmation_trace``
+    computes the rule from the results files, and a test checks that it stops at ``blocks``)."""
+
+    first: int = 5
+    block: int = 10
+    keep: float = 0.95
+    max_blocks: int = 3
+    blocks: int = 2
+
+    def seeds(self, blocks: int | None = None) -> range:
+        """The seeds of the first ``blocks`` blocks (default: the blocks the rule reached)."""
+        return range(self.first, self.first + self.block * (self.blocks if blocks is None else blocks))
+
+
+CONFIRMATION_RULE = ConfirmationRule()
+CONFIRMATION_SEEDS = CONFIRMATION_RULE.seeds()
 
 
 def _confirmation() -> dict:
@@ -340,7 +362,7 @@ SUITES: dict[str, tuple[str, Callable[[], dict]]] = {
     "calibration": ("candidates for the quick profile's λ, over the book's five seeds", _calibration),
     "paper": ("the report's exact protocol, 30 epochs x 60,000 images per task", _paper),
     "confirmation": (
-        "the quick profile's three experiments on fresh seeds 5-14, to confirm its verdicts",
+        "the quick profile's three experiments on fresh seeds from 5 on, to confirm its verdicts",
         _confirmation,
     ),
     "forgetting": ("the report's protocol without a penalty on 2 tasks, with a fresh or a carried Adam", _forgetting),

@@ -530,18 +530,28 @@ def test_suite_runs_at_gathers_one_lambdas_seeds_from_the_grid_and_the_calibrate
 
 def test_the_profile_knows_its_calibration_candidate_and_which_seeds_judge_it(monkeypatch):
     """quick is the candidate with 16,000 images seen once at λ 1,000 (the test above), smoke none; the report's
-    findings are judged on the confirmation seeds only once all their runs are trained."""
+    findings are judged on the whole blocks of confirmation seeds trained so far, and the plan says so."""
     from ewc import chapter
-    from ewc.suites import CONFIRMATION_SEEDS
+    from ewc.suites import CONFIRMATION_RULE, CONFIRMATION_SEEDS
 
     assert chapter.calibration_choice("quick") == "16,000 images × 1, λ = 1,000"
     assert chapter.calibration_choice("smoke") is None
+    assert CONFIRMATION_SEEDS == range(5, 5 + 10 * CONFIRMATION_RULE.blocks)
     total = 3 * len(CONFIRMATION_SEEDS)
     monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, ["none/seed-5", "ewc-all/seed-9"]))
+    monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: [])
     partial = chapter.seed_plan("quick").data
-    assert partial.startswith("The report's findings are judged on seeds 5–14, which the calibration on seeds 0–4")
-    assert f"once all {total} of their runs are trained ({total - 2} so far); until then on seeds 0–4" in partial
+    last = CONFIRMATION_SEEDS[-1]
+    assert partial.startswith(f"The report's findings are judged on seeds 5–{last}, which the calibration on seeds")
+    assert f"{total - 2} of the {total} runs are trained; until all are, on the calibration seeds 0–4." in partial
+    monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: [(range(5, 15), 0.8475)])
+    partial = chapter.seed_plan("quick").data
+    assert "A rerun keeps them all in 85 % of draws on seeds 5–14." in partial
+    assert partial.endswith("until all are, on seeds 5–14.")
     monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, []))
-    assert chapter.seed_plan("quick").data.endswith("on seeds 0–4 never saw.")
+    trace = [(range(5, 15), 0.8475), (range(5, 25), 0.97)]
+    monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: trace)
+    whole = chapter.seed_plan("quick").data
+    assert whole.endswith("A rerun keeps them all in 85 % of draws on seeds 5–14, in 97 % of draws on seeds 5–24.")
     smoke = chapter.seed_plan("smoke").data
     assert smoke == "At the `smoke` profile the report's findings are judged on its seeds 0, 1."
