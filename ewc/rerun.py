@@ -3,7 +3,7 @@
 The whole book is made again from nothing in a scratch directory (``_build/rerun/<profile>``): every run of the
 profile's suite trained afresh (with a task-1 cache of its own, so nothing trained before is reused), the benches
 measured, the chapters rendered from those runs and the HTML built. At ``quick`` the ``confirmation`` suite, whose
-fresh seeds the report's findings are judged on once it is complete, is retrained too (``retrained_suites``); the
+fresh seeds the report's findings are judged on, is retrained too (``retrained_suites``); the
 other reference suites the chapters show, such as the calibration, are copied, not rerun. The check's wall time (less
 the training of the confirmation suite, which the book itself never does) and peak memory (all processes together)
 are recorded, so it also measures what the book costs from nothing. Then:
@@ -83,11 +83,11 @@ def group_means(suite_name: str, root: Path) -> dict[str, dict[str, list[float]]
 
 def retrained_suites(profile: str) -> list[str]:
     """The suites a check of ``profile`` trains afresh: the profile's own, and at ``quick`` the ``confirmation``
-    suite once it is complete in the published results, because the published verdicts on the report's findings
-    then come from it (``chapter.verdict_runs``); a rerun that copied it would keep those verdicts by construction.
-    Every other suite is copied. Call it while ``$EWC_RESULTS_DIR`` names the published results."""
+    suite once a block of its seeds is complete in the published results, because the published verdicts on the
+    report's findings then come from it (``chapter.verdict_runs``); a rerun that copied it would keep those verdicts
+    by construction. Every other suite is copied. Call it while ``$EWC_RESULTS_DIR`` names the published results."""
     names = [profile]
-    if profile == "quick" and not chapter.suite_progress("confirmation")[1]:
+    if profile == "quick" and chapter.confirmation_blocks()[1]:
         names.append("confirmation")
     return names
 

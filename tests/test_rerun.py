@@ -8,12 +8,22 @@ import pytest
 from ewc import chapter, rerun
 
 
+def _confirmed(seeds, without=()):
+    return {m: {s: {} for s in seeds if (m, s) not in without} for m in chapter.THREE}
+
+
 @pytest.mark.parametrize(
-    "missing, retrained",
-    [([], ["quick", "confirmation"]), (["ewc-all/seed-7"], ["quick"])],
+    "confirmed, retrained",
+    [
+        (_confirmed(range(5, 25)), ["quick", "confirmation"]),
+        (_confirmed(range(5, 15)), ["quick", "confirmation"]),  # a whole first block judges the published verdicts
+        (_confirmed(range(5, 25), without={("ewc-all", 7)}), ["quick"]),  # no whole block: the calibration seeds do
+    ],
 )
-def test_the_confirmation_suite_is_retrained_once_the_published_verdicts_come_from_it(monkeypatch, missing, retrained):
-    monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, missing) if name == "confirmation" else None)
+def test_the_confirmation_suite_is_retrained_once_the_published_verdicts_come_from_it(
+    monkeypatch, confirmed, retrained
+):
+    monkeypatch.setattr(chapter, "suite_progress", lambda name: (confirmed, []) if name == "confirmation" else None)
     assert rerun.retrained_suites("quick") == retrained
     monkeypatch.setattr(chapter, "suite_progress", lambda name: pytest.fail("smoke has no confirmation suite"))
     assert rerun.retrained_suites("smoke") == ["smoke"]
