@@ -30,14 +30,31 @@ def test_appendix_a_layers_and_parameter_count():
     assert [layers[n].units for n in ("fc1", "fc2", "output")] == [1024, 1024, 10]
     assert layers["output"].activation is keras.activations.softmax
     assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+    assert model.name == "appendix_a_cnn"
     by_hand = (3 * 3 * 1 * 64 + 64) + (14 * 14 * 64 * 1024 + 1024) + (1024 * 1024 + 1024) + (1024 * 10 + 10)
     assert model.count_params() == by_hand == 13_906_570
 
 
-def test_mlp_shape_and_count():
-    model = build_model("mlp", (400, 400))
-    assert model.count_params() == (784 * 400 + 400) + (400 * 400 + 400) + (400 * 10 + 10)
-    assert model.output_shape == (None, 10)
+def test_mlp_layer_by_layer_and_count():
+    """Flatten, one ReLU Dense per hidden width (named fc1, fc2, ... as the book's layer tables print them), a softmax
+    output; the name says the widths."""
+    model = build_model("mlp", (400, 300, 200))
+    summary = [(type(layer).__name__, layer.name, getattr(layer, "units", None)) for layer in model.layers]
+    assert summary == [
+        ("Flatten", "flatten", None),
+        ("Dense", "fc1", 400),
+        ("Dense", "fc2", 300),
+        ("Dense", "fc3", 200),
+        ("Dense", "output", 10),
+    ]
+    assert [layer.activation for layer in model.layers[1:]] == [keras.activations.relu] * 3 + [
+        keras.activations.softmax
+    ]
+    assert model.name == "mlp_400_300_200"
+    assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+    assert build_model("mlp", (400, 400)).count_params() == (784 * 400 + 400) + (400 * 400 + 400) + (400 * 10 + 10)
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(model(x).numpy().sum(axis=1), 1.0, rtol=1e-6)  # probabilities, per image
 
 
 def test_report_pooling_variant_has_keras_maxpool_and_same_weights():
@@ -75,3 +92,15 @@ def test_32_by_32_inputs_widen_only_the_first_dense_layer():
     net = build_model("mlp", (400, 400), image_size=32)
     assert net.input_shape == (None, 32, 32, 1)
     assert net.count_params() == (1024 * 400 + 400) + (400 * 400 + 400) + (400 * 10 + 10)
+
+
+def test_maxpool2x2_is_rebuilt_from_its_config():
+    """The Fisher's fast path rebuilds layers from their configs: the config holds no argument the layer sets itself
+    (a second ``pool_size`` would be refused), keeps the name, and the copy computes the same function."""
+    layer = MaxPool2x2(name="pool1")
+    config = layer.get_config()
+    assert config["name"] == "pool1" and not {"pool_size", "strides", "padding", "data_format"} & set(config)
+    copy = MaxPool2x2.from_config(config)
+    x = tf.constant(np.random.default_rng(1).normal(size=(2, 6, 4, 3)).astype(np.float32))
+    np.testing.assert_array_equal(copy(x).numpy(), layer(x).numpy())
+    assert copy(x).shape == (2, 3, 2, 3)
