@@ -2,9 +2,11 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from ewc.model import MaxPool2x2, appendix_a_cnn, build_model
+from ewc.errors import ConfigError
+from ewc.model import MaxPool2x2, appendix_a_cnn, build_model, mlp
 
 
 def test_appendix_a_layers_and_parameter_count():
@@ -25,7 +27,7 @@ def test_appendix_a_layers_and_parameter_count():
     assert [layers[n].rate for n in ("dropout1", "dropout2", "dropout3")] == [0.2, 0.5, 0.5]
     conv = layers["conv1-1"]
     assert (conv.filters, conv.kernel_size, conv.padding) == (64, (3, 3), "same")
-    assert conv.activation is keras.activations.relu
+    assert [layers[n].activation for n in ("conv1-1", "fc1", "fc2")] == [keras.activations.relu] * 3
     assert isinstance(layers["pool1"], keras.layers.MaxPooling2D) and layers["pool1"].pool_size == (2, 2)
     assert [layers[n].units for n in ("fc1", "fc2", "output")] == [1024, 1024, 10]
     assert layers["output"].activation is keras.activations.softmax
@@ -51,6 +53,7 @@ def test_mlp_layer_by_layer_and_count():
         keras.activations.softmax
     ]
     assert model.name == "mlp_400_300_200"
+    assert build_model("mlp").layers[0].name == "flatten"  # named, not numbered by how many Keras made before
     assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
     assert build_model("mlp", (400, 400)).count_params() == (784 * 400 + 400) + (400 * 400 + 400) + (400 * 10 + 10)
     x = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
@@ -59,6 +62,7 @@ def test_mlp_layer_by_layer_and_count():
 
 def test_report_pooling_variant_has_keras_maxpool_and_same_weights():
     ours, report = appendix_a_cnn(), appendix_a_cnn(keras_pooling=True)
+    assert ours.input_shape == report.input_shape == mlp().input_shape == (None, 28, 28, 1)  # MNIST's side by default
     assert type(report.get_layer("pool1")) is keras.layers.MaxPooling2D
     assert [v.shape for v in ours.trainable_variables] == [v.shape for v in report.trainable_variables]
 
@@ -104,3 +108,8 @@ def test_maxpool2x2_is_rebuilt_from_its_config():
     x = tf.constant(np.random.default_rng(1).normal(size=(2, 6, 4, 3)).astype(np.float32))
     np.testing.assert_array_equal(copy(x).numpy(), layer(x).numpy())
     assert copy(x).shape == (2, 3, 2, 3)
+
+
+def test_an_unknown_architecture_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match=r"^unknown arch 'resnet'; choose from cnn, mlp$"):
+        build_model("resnet")
