@@ -315,7 +315,7 @@ class ConfirmationRule:
     block: int = 10
     keep: float = 0.95
     max_blocks: int = 3
-    blocks: int = 2
+    blocks: int = 3
 
     def seeds(self, blocks: int | None = None) -> range:
         """The seeds of the first ``blocks`` blocks (default: the blocks the rule reached)."""

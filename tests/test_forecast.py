@@ -104,3 +104,22 @@ def test_a_rerun_check_is_judged_against_the_published_forecast(recorded_fingerp
     assert not judge_verdict_changes("quick", diff(*lines))["verdicts_pass"]  # one more than the range allows
     settings = judge_verdict_changes("quick", diff("seeds: 0, 1, 2"))
     assert settings["other_lines_changed"] == ["seeds: 0, 1, 2"] and not settings["verdicts_pass"]
+
+
+def test_the_confirmation_seeds_end_where_the_stopping_rule_stopped(recorded_fingerprint):
+    """The rule replayed on the committed confirmation runs: each block before the last the suite declares kept every
+    primary verdict in fewer than ``keep`` of the bootstrap's draws (so the rule asked for another), and once all are
+    trained the last kept them in at least ``keep`` unless it is the last allowed; the verdicts the book prints come
+    from every whole block trained."""
+    from ewc import chapter
+    from ewc.suites import CONFIRMATION_RULE as rule
+
+    trace = chapter.confirmation_trace("quick")
+    assert 1 <= len(trace) <= rule.blocks <= rule.max_blocks
+    assert [seeds for seeds, _ in trace] == [rule.seeds(k) for k in range(1, len(trace) + 1)]
+    assert all(kept < rule.keep for _, kept in trace[: rule.blocks - 1])
+    if len(trace) == rule.blocks:
+        assert trace[-1][1] >= rule.keep or rule.blocks == rule.max_blocks
+    runs, what = chapter.verdict_runs("quick")
+    assert all(sorted(runs[m]) == list(rule.seeds(len(trace))) for m in chapter.THREE)
+    assert what.startswith("confirmation")
