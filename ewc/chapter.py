@@ -354,19 +354,28 @@ def seed_plan(profile: str):
     total = len(suites.suite("confirmation").runs)
     _, missing = suite_progress("confirmation")
     trace = confirmation_trace(profile)
-    text = (
-        f"The report's findings are judged on seeds {_seed_range(suites.CONFIRMATION_SEEDS)}, which the calibration "
-        f"on seeds {own} never saw. Seeds {_seed_range(rule.seeds(1))} came first; after a rerun changed one of "
-        f"their primary verdicts, a rule written before any more were trained set how many follow: blocks of "
-        f"{rule.block} until a rerun is forecast (Discussion) to keep every primary verdict in "
-        f"{100 * rule.keep:.0f} % of draws, {rule.max_blocks} blocks at most. It weighs stability, not direction."
+    fresh, done = _seed_range(suites.CONFIRMATION_SEEDS), total - len(missing)
+    if not missing:
+        text = f"The report's findings are judged on seeds {fresh}, which the calibration on seeds {own} never saw."
+    elif trace:
+        text = (
+            f"The report's findings are judged on seeds {_seed_range(trace[-1][0])}, which the calibration on seeds "
+            f"{own} never saw ({done} of the {total} runs of seeds {fresh} are trained)."
+        )
+    else:
+        text = (
+            f"The report's findings will be judged on seeds {fresh}, which the calibration on seeds {own} never saw, "
+            f"once their {total} runs are trained ({done} so far); until then on seeds {own}."
+        )
+    text += (
+        f" Seeds {_seed_range(rule.seeds(1))} came first; a rerun then changed one of their primary verdicts, so a "
+        f"rule fixed before more were trained adds blocks of {rule.block} until a rerun is forecast (Discussion) to "
+        f"keep every primary verdict in {100 * rule.keep:.0f} % of draws, {rule.max_blocks} blocks at most: it "
+        "weighs stability, not direction."
     )
     kept = [f"{100 * kept:.0f} % of draws on seeds {_seed_range(seeds)}" for seeds, kept in trace if kept is not None]
     if kept:
         text += " A rerun keeps them all in " + ", in ".join(kept) + "."
-    if missing:
-        judged = f"seeds {_seed_range(trace[-1][0])}" if trace else f"the calibration seeds {own}"
-        text += f" {total - len(missing)} of the {total} runs are trained; until all are, on {judged}."
     return markdown(text)
 
 

@@ -540,18 +540,24 @@ def test_the_profile_knows_its_calibration_candidate_and_which_seeds_judge_it(mo
     total = 3 * len(CONFIRMATION_SEEDS)
     monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, ["none/seed-5", "ewc-all/seed-9"]))
     monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: [])
-    partial = chapter.seed_plan("quick").data
     last = CONFIRMATION_SEEDS[-1]
-    assert partial.startswith(f"The report's findings are judged on seeds 5–{last}, which the calibration on seeds")
-    assert f"{total - 2} of the {total} runs are trained; until all are, on the calibration seeds 0–4." in partial
+    none_yet = chapter.seed_plan("quick").data
+    assert none_yet.startswith(
+        f"The report's findings will be judged on seeds 5–{last}, which the calibration on seeds 0–4 never saw, "
+        f"once their {total} runs are trained ({total - 2} so far); until then on seeds 0–4. Seeds 5–14 came first"
+    )
     monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: [(range(5, 15), 0.8475)])
     partial = chapter.seed_plan("quick").data
-    assert "A rerun keeps them all in 85 % of draws on seeds 5–14." in partial
-    assert partial.endswith("until all are, on seeds 5–14.")
+    assert partial.startswith(
+        f"The report's findings are judged on seeds 5–14, which the calibration on seeds 0–4 never saw ({total - 2} "
+        f"of the {total} runs of seeds 5–{last} are trained)."
+    )
+    assert partial.endswith("A rerun keeps them all in 85 % of draws on seeds 5–14.")
     monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, []))
     trace = [(range(5, 15), 0.8475), (range(5, 25), 0.97)]
     monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: trace)
     whole = chapter.seed_plan("quick").data
+    assert whole.startswith(f"The report's findings are judged on seeds 5–{last}, which the calibration on seeds 0–4")
     assert whole.endswith("A rerun keeps them all in 85 % of draws on seeds 5–14, in 97 % of draws on seeds 5–24.")
     smoke = chapter.seed_plan("smoke").data
     assert smoke == "At the `smoke` profile the report's findings are judged on its seeds 0, 1."
