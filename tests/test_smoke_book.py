@@ -126,12 +126,21 @@ def smoke_check(smoke_book):
     return check, json.loads((tmp / "results" / "smoke" / "rerun-check.json").read_text())
 
 
-def test_a_rerun_that_computes_what_the_book_did_passes_the_check(smoke_check):
+def test_a_rerun_that_computes_what_the_book_did_passes_the_check(smoke_book, smoke_check):
     """The check end to end: a rerun of the same numbers (every run's first loss equal to the published one) must
-    find every checked line identical, every group mean inside its rerun interval, and pass."""
+    find every checked line identical, every group mean inside its rerun interval, and pass; and every run it
+    compared was trained again, not copied from the published results (its own timings)."""
     from ewc import suites
+    from ewc.paths import RERUN_SCRATCH
 
     check, report = smoke_check
+    published = sorted((smoke_book[1] / "results" / "smoke").glob("*/seed-*.json"))
+    rerun = RERUN_SCRATCH / "smoke" / "results" / "smoke"
+    assert len(published) == len(suites.suite("smoke").runs)
+    for path in published:
+        again = rerun / path.relative_to(path.parents[1])
+        timings = [json.loads(p.read_text())["timings"]["total_s"] for p in (path, again)]
+        assert timings[0] != timings[1], f"{again} is the published run, copied"
     assert check.returncode == 0, check.stderr[-4000:]
     runs = len(suites.suite("smoke").runs)
     assert report["suites_retrained"] == ["smoke"]
