@@ -92,6 +92,25 @@ def test_fast_fisher_equals_per_example_loop(arch, kind, examples, cnn, mlp):
     assert_fisher_close(fast, reference_fisher(model, x, labels, kind))
 
 
+def test_two_convolutions_and_valid_padding_match_the_per_example_loop(examples):
+    """The fast path on a network the book never builds but ``supports_fast_path`` accepts: two stacked Conv2D (the
+    second with 'valid' padding, so a convolution's gradient also comes after another's) before the dense layers,
+    untrained and small enough for the reference loop in the fast tier."""
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(2, (3, 3), padding="same", activation="relu"),
+            keras.layers.Conv2D(3, (3, 3), padding="valid", activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    x, y = examples[0][:6], examples[1][:6]
+    assert supports_fast_path(model)
+    assert_fisher_close(fisher_diagonal(model, x, y, batch_size=4), reference_fisher(model, x, y, "empirical"))
+
+
 def test_dropout_is_off(examples, cnn):
     """With dropout on the reference differs; the Fisher matches the dropout-off reference and is deterministic."""
     x, y = examples[0][:8], examples[1][:8]
