@@ -376,6 +376,10 @@ def seed_plan(profile: str):
     kept = [f"{100 * kept:.0f} % of draws on seeds {_seed_range(seeds)}" for seeds, kept in trace if kept is not None]
     if kept:
         text += " A rerun keeps them all in " + ", in ".join(kept) + "."
+    if not missing and trace and trace[-1][1] is not None and trace[-1][1] < rule.keep:
+        text += (
+            f" The cap stopped it: about {100 * (1 - trace[-1][1]):.0f} % of reruns should change a primary verdict."
+        )
     return markdown(text)
 
 
