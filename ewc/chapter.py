@@ -368,14 +368,14 @@ def seed_plan(profile: str):
             f"once their {total} runs are trained ({done} so far); until then on seeds {own}."
         )
     text += (
-        f" Seeds {_seed_range(rule.seeds(1))} came first; a rerun then changed one of their primary verdicts, so a "
-        f"rule fixed before more were trained adds blocks of {rule.block} until a rerun is forecast (Discussion) to "
-        f"keep every primary verdict in {100 * rule.keep:.0f} % of draws, {rule.max_blocks} blocks at most: it "
-        "weighs stability, not direction."
+        f" Seeds {_seed_range(rule.seeds(1))} came first; after a rerun changed a primary verdict, a rule fixed "
+        f"before more were trained added blocks of {rule.block} until a rerun is forecast (Discussion) to keep every "
+        f"primary verdict in {100 * rule.keep:.0f} % of draws, {rule.max_blocks} at most: it weighs stability, not "
+        "direction."
     )
-    kept = [f"{100 * kept:.0f} % of draws on seeds {_seed_range(seeds)}" for seeds, kept in trace if kept is not None]
+    kept = [f"{100 * kept:.0f} % on {_seed_range(seeds)}" for seeds, kept in trace if kept is not None]
     if kept:
-        text += " A rerun keeps them all in " + ", in ".join(kept) + "."
+        text += " A rerun keeps them all in " + ", ".join(kept).replace(" % on ", " % of draws on seeds ", 1) + "."
     if not missing and trace and trace[-1][1] is not None and trace[-1][1] < rule.keep:
         text += (
             f" The cap stopped it: about {100 * (1 - trace[-1][1]):.0f} % of reruns should change a primary verdict."

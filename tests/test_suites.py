@@ -558,9 +558,9 @@ def test_the_profile_knows_its_calibration_candidate_and_which_seeds_judge_it(mo
     monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: trace)
     whole = chapter.seed_plan("quick").data
     assert whole.startswith(f"The report's findings are judged on seeds 5–{last}, which the calibration on seeds 0–4")
-    assert whole.endswith("A rerun keeps them all in 85 % of draws on seeds 5–14, in 97 % of draws on seeds 5–24.")
+    assert whole.endswith("A rerun keeps them all in 85 % of draws on seeds 5–14, 97 % on 5–24.")
     trace[1:] = [(range(5, 25), 0.4375), (range(5, 35), 0.6125)]
     capped = chapter.seed_plan("quick").data
-    assert capped.endswith("on seeds 5–34. The cap stopped it: about 39 % of reruns should change a primary verdict.")
+    assert capped.endswith("on 5–34. The cap stopped it: about 39 % of reruns should change a primary verdict.")
     smoke = chapter.seed_plan("smoke").data
     assert smoke == "At the `smoke` profile the report's findings are judged on its seeds 0, 1."
