@@ -28,8 +28,7 @@ Suites (built when asked for, so that a suite needing fields this version of Run
 * ``paper``: the report's exact protocol (profile paper: 30 epochs x 60,000 images per task, lambda 200, a fresh
   Adam for every task and the Fisher over all training images, as the report's code does), modes none, ewc-all,
   ewc-previous, seed 0; the three share task 1.
-* ``confirmation``: the ``quick`` profile's three experiments on fresh seeds from 5 on, which its calibration never
-  saw, in blocks of ten: as many blocks as the stopping rule (``CONFIRMATION_RULE``) reached.
+* ``confirmation``: the ``quick`` profile's three experiments on fresh seeds, as ``CONFIRMATION_RULE`` sets them.
 * ``forgetting``: the dose-response of forgetting without a penalty at that protocol (``_forgetting``): 2 tasks,
   seeds 0-2, a fresh or a carried Adam for task 2.
 
@@ -304,12 +303,10 @@ def _paper() -> dict:
 
 @dataclass(frozen=True)
 class ConfirmationRule:
-    """How many fresh seeds confirm the quick profile's verdicts, fixed before any of them was trained: blocks of
-    ``block`` seeds from ``first`` on (the profile was calibrated on the seeds below it), one more block while the
-    joint bootstrap of ``ewc.forecast`` over the blocks so far keeps every primary verdict in fewer than ``keep`` of
-    its draws, ``max_blocks`` at most. It asks how stable the verdicts are, never which way they go. ``blocks``: the
-    number the rule reached, set here by hand once the blocks before it were judged (``chapter.confirmation_trace``
-    computes the rule from the results files, and a test checks that it stops at ``blocks``)."""
+    """How many fresh seeds confirm the quick profile's verdicts, fixed before they were trained: blocks of ``block``
+    seeds from ``first`` on, one more while the joint bootstrap (``ewc.forecast``) keeps every primary verdict in
+    fewer than ``keep`` of its draws, ``max_blocks`` at most. ``blocks``: where the rule stopped, set by hand
+    (``confirmation.confirmation_trace`` replays it; a test checks it)."""
 
     first: int = 5
     block: int = 10
@@ -327,8 +324,7 @@ CONFIRMATION_SEEDS = CONFIRMATION_RULE.seeds()
 
 
 def _confirmation() -> dict:
-    """The report's three experiments at the ``quick`` profile on seeds it was not calibrated on: the book's quick
-    verdicts are confirmed (or not) on these."""
+    """The report's three experiments at ``quick`` on seeds its calibration never saw: they judge its verdicts."""
     return _runs(
         [make_config("quick", mode=m, seed=s) for m in ("none", "ewc-all", "ewc-previous") for s in CONFIRMATION_SEEDS]
     )

@@ -111,10 +111,10 @@ def test_the_confirmation_seeds_end_where_the_stopping_rule_stopped(recorded_fin
     primary verdict in fewer than ``keep`` of the bootstrap's draws (so the rule asked for another), and once all are
     trained the last kept them in at least ``keep`` unless it is the last allowed; the verdicts the book prints come
     from every whole block trained."""
-    from ewc import chapter
+    from ewc import chapter, confirmation
     from ewc.suites import CONFIRMATION_RULE as rule
 
-    trace = chapter.confirmation_trace("quick")
+    trace = confirmation.confirmation_trace("quick")
     assert 1 <= len(trace) <= rule.blocks <= rule.max_blocks
     assert [seeds for seeds, _ in trace] == [rule.seeds(k) for k in range(1, len(trace) + 1)]
     assert all(kept < rule.keep for _, kept in trace[: rule.blocks - 1])

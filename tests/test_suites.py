@@ -531,7 +531,7 @@ def test_suite_runs_at_gathers_one_lambdas_seeds_from_the_grid_and_the_calibrate
 def test_the_profile_knows_its_calibration_candidate_and_which_seeds_judge_it(monkeypatch):
     """quick is the candidate with 16,000 images seen once at λ 1,000 (the test above), smoke none; the report's
     findings are judged on the whole blocks of confirmation seeds trained so far, and the plan says so."""
-    from ewc import chapter
+    from ewc import chapter, confirmation
     from ewc.suites import CONFIRMATION_RULE, CONFIRMATION_SEEDS
 
     assert chapter.calibration_choice("quick") == "16,000 images × 1, λ = 1,000"
@@ -539,15 +539,15 @@ def test_the_profile_knows_its_calibration_candidate_and_which_seeds_judge_it(mo
     assert CONFIRMATION_SEEDS == range(5, 5 + 10 * CONFIRMATION_RULE.blocks)
     total = 3 * len(CONFIRMATION_SEEDS)
     monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, ["none/seed-5", "ewc-all/seed-9"]))
-    monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: [])
+    monkeypatch.setattr(confirmation, "confirmation_trace", lambda profile: [])
     last = CONFIRMATION_SEEDS[-1]
-    none_yet = chapter.seed_plan("quick").data
+    none_yet = confirmation.seed_plan("quick").data
     assert none_yet.startswith(
         f"The report's findings will be judged on seeds 5–{last}, which the calibration on seeds 0–4 never saw, "
         f"once their {total} runs are trained ({total - 2} so far); until then on seeds 0–4. Seeds 5–14 came first"
     )
-    monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: [(range(5, 15), 0.8475)])
-    partial = chapter.seed_plan("quick").data
+    monkeypatch.setattr(confirmation, "confirmation_trace", lambda profile: [(range(5, 15), 0.8475)])
+    partial = confirmation.seed_plan("quick").data
     assert partial.startswith(
         f"The report's findings are judged on seeds 5–14, which the calibration on seeds 0–4 never saw ({total - 2} "
         f"of the {total} runs of seeds 5–{last} are trained)."
@@ -555,12 +555,12 @@ def test_the_profile_knows_its_calibration_candidate_and_which_seeds_judge_it(mo
     assert partial.endswith("A rerun keeps them all in 85 % of draws on seeds 5–14.")
     monkeypatch.setattr(chapter, "suite_progress", lambda name: ({}, []))
     trace = [(range(5, 15), 0.8475), (range(5, 25), 0.97)]
-    monkeypatch.setattr(chapter, "confirmation_trace", lambda profile: trace)
-    whole = chapter.seed_plan("quick").data
+    monkeypatch.setattr(confirmation, "confirmation_trace", lambda profile: trace)
+    whole = confirmation.seed_plan("quick").data
     assert whole.startswith(f"The report's findings are judged on seeds 5–{last}, which the calibration on seeds 0–4")
     assert whole.endswith("A rerun keeps them all in 85 % of draws on seeds 5–14, 97 % on 5–24.")
     trace[1:] = [(range(5, 25), 0.4375), (range(5, 35), 0.6125)]
-    capped = chapter.seed_plan("quick").data
+    capped = confirmation.seed_plan("quick").data
     assert capped.endswith("on 5–34. The cap stopped it: about 39 % of reruns should change a primary verdict.")
-    smoke = chapter.seed_plan("smoke").data
+    smoke = confirmation.seed_plan("smoke").data
     assert smoke == "At the `smoke` profile the report's findings are judged on its seeds 0, 1."
